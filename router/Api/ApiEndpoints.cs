@@ -1,0 +1,100 @@
+using System.Buffers;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Hosting;
+using Router.Sdk;
+using Router.Switching;
+
+namespace Router.Api;
+
+/// <summary>
+/// The local control API, HTTP/1.1 over the Unix socket <c>Router:ApiSocket</c>:
+/// <list type="bullet">
+/// <item><c>GET /v1/status</c> — <see cref="StatusResponse"/>;</item>
+/// <item><c>GET /v1/peers</c> — the peers part of it;</item>
+/// <item><c>POST /v1/messages?to=ADDRESS</c> — the body is the message; <see cref="SendResponse"/>,
+///   or 400 (bad address), 404 (no route), 413 (too large), 502 (link lost mid-message);</item>
+/// <item><c>GET /v1/messages</c> — messages for this router as they arrive, one
+///   <see cref="MessageRecord"/> JSON per line, until the client hangs up.</item>
+/// </list>
+/// Errors are <see cref="ErrorResponse"/> documents.
+/// </summary>
+internal static class ApiEndpoints
+{
+    public static void Map(WebApplication app)
+    {
+        app.MapGet("/v1/status", (RouterStatus status) => Results.Json(status.Status(), ApiJson.Default.StatusResponse));
+        app.MapGet("/v1/peers", (RouterStatus status) => Results.Json(status.Peers(), ApiJson.Default.IReadOnlyListPeerInfo));
+        app.MapPost("/v1/messages", SendAsync);
+        app.MapGet("/v1/messages", ListenAsync);
+    }
+
+    private static IResult Error(int status, string message) =>
+        Results.Json(new ErrorResponse(message), ApiJson.Default.ErrorResponse, statusCode: status);
+
+    private static async Task<IResult> SendAsync(HttpContext context, MessageSender sender, string? to)
+    {
+        if (!RouterAddress.TryParse(to, out var destination))
+        {
+            return Error(StatusCodes.Status400BadRequest, $"'{to}' is not a router address (64 hex digits, optionally grouped with '-')");
+        }
+
+        var limit = sender.MaxMessageBytes;
+        if (context.Request.ContentLength > limit)
+        {
+            return Error(StatusCodes.Status413PayloadTooLarge, $"the message is {context.Request.ContentLength} bytes; the limit (Router:MaxMessageBytes) is {limit}");
+        }
+
+        context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize = null;
+        using var body = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
+        {
+            if (body.Length + read > limit)
+            {
+                return Error(StatusCodes.Status413PayloadTooLarge, $"the message is larger than the limit (Router:MaxMessageBytes) of {limit} bytes");
+            }
+
+            body.Write(buffer, 0, read);
+        }
+
+        var (result, messageId) = await sender.SendAsync(destination, body.GetBuffer().AsMemory(0, (int)body.Length), context.RequestAborted);
+        return result switch
+        {
+            OriginateResult.Sent => Results.Json(new SendResponse(destination.ToString(), messageId, (int)body.Length), ApiJson.Default.SendResponse),
+            OriginateResult.NoRoute => Error(StatusCodes.Status404NotFound, $"no route to {destination}: it is not a neighbour of this router"),
+            OriginateResult.TooLarge => Error(StatusCodes.Status413PayloadTooLarge, $"the message is larger than the limit (Router:MaxMessageBytes) of {limit} bytes"),
+            _ => Error(StatusCodes.Status502BadGateway, $"the link towards {destination} was lost while sending; the message may be incomplete at the destination"),
+        };
+    }
+
+    private static async Task ListenAsync(HttpContext context, Inbox inbox, IHostApplicationLifetime lifetime)
+    {
+        // The stream ends when the client hangs up or the router shuts down.
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        context.Response.ContentType = "application/x-ndjson";
+        await context.Response.StartAsync(done.Token);
+        var reader = inbox.Listen(done.Token);
+        var output = context.Response.BodyWriter;
+        try
+        {
+            await foreach (var message in reader.ReadAllAsync(done.Token))
+            {
+                var record = new MessageRecord(message.From.ToString(), message.MessageId, message.ReceivedAt, message.Payload.Length, message.Payload);
+                await using (var writer = new Utf8JsonWriter(output))
+                {
+                    JsonSerializer.Serialize(writer, record, ApiJson.Default.MessageRecord);
+                }
+
+                output.Write("\n"u8);
+                await output.FlushAsync(done.Token);
+            }
+        }
+        catch (OperationCanceledException) when (done.IsCancellationRequested)
+        {
+        }
+    }
+}

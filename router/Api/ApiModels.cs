@@ -1,0 +1,58 @@
+using System.Text.Json.Serialization;
+
+namespace Router.Api;
+
+// The local API's JSON documents. Field names are a user-facing contract (DESIGN.md):
+// `router status --json` prints StatusResponse as is.
+
+internal sealed record StatusResponse(
+    string Address,
+    string Version,
+    string SdkVersion,
+    DateTimeOffset StartedAt,
+    double UptimeSeconds,
+    IReadOnlyList<NetmodInfo> Netmods,
+    IReadOnlyList<PeerInfo> Peers,
+    CounterInfo Counters);
+
+internal sealed record NetmodInfo(string Name, string Version, string State, int MaxFrameSize, string Path, string? Error);
+
+internal sealed record PeerInfo(
+    string? Address,
+    string Netmod,
+    string State,
+    string Endpoint,
+    bool Inbound,
+    DateTimeOffset Since,
+    string? LastError);
+
+internal sealed record CounterInfo(
+    long FramesReceived,
+    long FramesForwarded,
+    long FramesDeliveredLocally,
+    IReadOnlyDictionary<string, long> FramesDropped,
+    long MessagesDelivered,
+    long MessagesDroppedUndelivered,
+    long MessagesWaiting,
+    long ReassemblyPending,
+    long ReassemblyBufferedBytes,
+    long ReassemblyTimedOut,
+    long ReassemblyOverLimit,
+    int Routes);
+
+internal sealed record SendResponse(string To, uint MessageId, int Bytes);
+
+internal sealed record ErrorResponse(string Error);
+
+/// <summary>One message in the <c>GET /v1/messages</c> stream (NDJSON, one per line); Payload is base64.</summary>
+internal sealed record MessageRecord(string From, uint MessageId, DateTimeOffset ReceivedAt, int Length, byte[] Payload);
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+[JsonSerializable(typeof(StatusResponse))]
+[JsonSerializable(typeof(IReadOnlyList<PeerInfo>))]
+[JsonSerializable(typeof(SendResponse))]
+[JsonSerializable(typeof(ErrorResponse))]
+[JsonSerializable(typeof(MessageRecord))]
+internal sealed partial class ApiJson : JsonSerializerContext;

@@ -1,0 +1,120 @@
+using Router.Hosting;
+using Router.Identity;
+using Router.Routing;
+using Router.Sdk;
+using Router.Switching;
+
+namespace Router.Api;
+
+/// <summary>Builds the status and peer documents from the core's live state.</summary>
+internal sealed class RouterStatus
+{
+    private readonly RouterIdentity _identity;
+    private readonly NetmodHost _netmods;
+    private readonly NeighbourTable _neighbours;
+    private readonly RouteTable _routes;
+    private readonly SwitchCounters _counters;
+    private readonly LocalDelivery _delivery;
+    private readonly Inbox _inbox;
+    private readonly TimeProvider _time;
+    private readonly DateTimeOffset _startedAt;
+
+    public RouterStatus(
+        RouterIdentity identity,
+        NetmodHost netmods,
+        NeighbourTable neighbours,
+        RouteTable routes,
+        SwitchCounters counters,
+        LocalDelivery delivery,
+        Inbox inbox,
+        TimeProvider time)
+    {
+        _identity = identity;
+        _netmods = netmods;
+        _neighbours = neighbours;
+        _routes = routes;
+        _counters = counters;
+        _delivery = delivery;
+        _inbox = inbox;
+        _time = time;
+        _startedAt = time.GetUtcNow();
+    }
+
+    public static string Version { get; } =
+        typeof(RouterStatus).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    public StatusResponse Status()
+    {
+        var netmods = _netmods.Instances
+            .Select(i => new NetmodInfo(
+                i.Name,
+                i.Plugin.AssemblyVersion.ToString(3),
+                i.State.ToString().ToLowerInvariant(),
+                i.MaxFrameSize,
+                i.Plugin.AssemblyPath,
+                i.Error))
+            .ToList();
+        var drops = _counters.DropSnapshot()
+            .ToDictionary(kv => char.ToLowerInvariant(kv.Key.ToString()[0]) + kv.Key.ToString()[1..], kv => kv.Value);
+        var counters = new CounterInfo(
+            _counters.Received,
+            _counters.Forwarded,
+            _counters.DeliveredLocally,
+            drops,
+            _delivery.Completed,
+            _inbox.Dropped,
+            _inbox.Waiting,
+            _delivery.Pending,
+            _delivery.BufferedBytes,
+            _delivery.TimedOut,
+            _delivery.OverLimit,
+            _routes.Count);
+        var now = _time.GetUtcNow();
+        return new StatusResponse(
+            _identity.Address.ToString(),
+            Version,
+            SdkVersion.Current.ToString(2),
+            _startedAt,
+            Math.Round((now - _startedAt).TotalSeconds, 1),
+            netmods,
+            Peers(),
+            counters);
+    }
+
+    /// <summary>
+    /// Peers of every running netmod: what the netmod reports when it can (configured peers not
+    /// yet reached included), otherwise its live neighbours.
+    /// </summary>
+    public IReadOnlyList<PeerInfo> Peers()
+    {
+        var peers = new List<PeerInfo>();
+        var neighbours = _neighbours.Snapshot();
+        foreach (var instance in _netmods.Instances.Where(i => i.State == NetmodState.Running))
+        {
+            if (instance.Netmod.GetFeature<IPeerStatusFeature>() is { } feature)
+            {
+                peers.AddRange(feature.GetPeers().Select(p => new PeerInfo(
+                    p.Address.IsNone ? null : p.Address.ToString(),
+                    instance.Name,
+                    p.State.ToString().ToLowerInvariant(),
+                    p.Endpoint,
+                    p.Inbound,
+                    p.Since,
+                    p.LastError)));
+            }
+            else
+            {
+                peers.AddRange(neighbours.Where(n => n.Netmod == instance).Select(n => new PeerInfo(
+                    n.Address.IsNone ? null : n.Address.ToString(),
+                    instance.Name,
+                    "up",
+                    n.RemoteEndpoint,
+                    false,
+                    n.Since,
+                    null)));
+            }
+        }
+
+        return peers;
+    }
+}

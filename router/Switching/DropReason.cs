@@ -1,0 +1,48 @@
+namespace Router.Switching;
+
+/// <summary>Why the switch dropped a frame. Each has a counter in <see cref="SwitchCounters"/>.</summary>
+internal enum DropReason
+{
+    Malformed,
+    UnknownVersion,
+    UnknownKind,
+    MessageTooLarge,
+    HopLimitExceeded,
+    NoRoute,
+    WouldReturnToSender,
+    NeighbourGone,
+    NextHopTooSmall,
+    QueueFull,
+    NetmodStopped,
+}
+
+/// <summary>
+/// Frame counters of the switch. Lock-free increments; readers see a consistent enough
+/// snapshot for status and metrics.
+/// </summary>
+internal sealed class SwitchCounters
+{
+    private readonly long[] _drops = new long[Enum.GetValues<DropReason>().Length];
+    private long _received;
+    private long _forwarded;
+    private long _delivered;
+
+    public long Received => Interlocked.Read(ref _received);
+
+    public long Forwarded => Interlocked.Read(ref _forwarded);
+
+    public long DeliveredLocally => Interlocked.Read(ref _delivered);
+
+    public void CountReceived() => Interlocked.Increment(ref _received);
+
+    public void CountForwarded() => Interlocked.Increment(ref _forwarded);
+
+    public void CountDelivered() => Interlocked.Increment(ref _delivered);
+
+    public void CountDrop(DropReason reason) => Interlocked.Increment(ref _drops[(int)reason]);
+
+    public long Drops(DropReason reason) => Interlocked.Read(ref _drops[(int)reason]);
+
+    public IReadOnlyDictionary<DropReason, long> DropSnapshot() =>
+        Enum.GetValues<DropReason>().ToDictionary(r => r, Drops);
+}

@@ -1,0 +1,90 @@
+using Router.Routing;
+using Router.Sdk;
+
+namespace Router.Switching;
+
+/// <summary>The outcome of sending a message from this router.</summary>
+internal enum OriginateResult
+{
+    Sent,
+    NoRoute,
+    TooLarge,
+    LinkLost,
+}
+
+/// <summary>
+/// Sends messages that start at this router (API <c>send</c>): cuts the message into slices
+/// that fit the next hop's frame size, each with a <see cref="FrameHeader"/>, and hands them
+/// to that netmod one by one, waiting when it applies backpressure. A message to this
+/// router's own address is delivered locally without touching a netmod.
+/// </summary>
+internal sealed class MessageSender
+{
+    private readonly RouterAddress _local;
+    private readonly RouteTable _routes;
+    private readonly LocalDelivery _delivery;
+    private readonly int _maxMessageBytes;
+    private readonly byte _hopLimit;
+    private int _nextMessageId = Random.Shared.Next();
+
+    public MessageSender(RouterAddress local, RouteTable routes, LocalDelivery delivery, int maxMessageBytes, byte hopLimit)
+    {
+        _local = local;
+        _routes = routes;
+        _delivery = delivery;
+        _maxMessageBytes = maxMessageBytes;
+        _hopLimit = hopLimit;
+    }
+
+    public int MaxMessageBytes => _maxMessageBytes;
+
+    public async Task<(OriginateResult Result, uint MessageId)> SendAsync(RouterAddress destination, ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        var messageId = unchecked((uint)Interlocked.Increment(ref _nextMessageId));
+        if (message.Length > _maxMessageBytes)
+        {
+            return (OriginateResult.TooLarge, messageId);
+        }
+
+        if (destination == _local)
+        {
+            _delivery.Complete(_local, messageId, message.ToArray());
+            return (OriginateResult.Sent, messageId);
+        }
+
+        if (!_routes.TryGetNextHop(destination, out var next))
+        {
+            return (OriginateResult.NoRoute, messageId);
+        }
+
+        var sliceCapacity = next.Netmod.MaxFrameSize - FrameHeader.Size;
+        var buffer = FrameBuffers.Rent(Math.Min(next.Netmod.MaxFrameSize, FrameHeader.Size + message.Length));
+        try
+        {
+            var offset = 0;
+            do
+            {
+                var length = Math.Min(sliceCapacity, message.Length - offset);
+                new FrameHeader(FrameKind.Message, _hopLimit, destination, _local, messageId, (uint)message.Length, (uint)offset)
+                    .Write(buffer);
+                message.Span.Slice(offset, length).CopyTo(buffer.AsSpan(FrameHeader.Size));
+                var result = await next.Netmod.Netmod
+                    .SendAsync(next.Neighbour, buffer.AsMemory(0, FrameHeader.Size + length), cancellationToken)
+                    .ConfigureAwait(false);
+                if (result != SendResult.Sent)
+                {
+                    return (OriginateResult.LinkLost, messageId);
+                }
+
+                offset += length;
+            }
+            while (offset < message.Length);
+        }
+        finally
+        {
+            FrameBuffers.Return(buffer);
+        }
+
+        return (OriginateResult.Sent, messageId);
+    }
+}

@@ -1,0 +1,157 @@
+using System.Runtime.CompilerServices;
+using Router.Hosting;
+using Router.Routing;
+using Router.Sdk;
+
+namespace Router.Switching;
+
+/// <summary>
+/// The frame path. One loop per netmod reads its incoming channel; for each frame:
+/// <list type="number">
+/// <item>parse the header from the buffer (no allocation); malformed → counted drop;</item>
+/// <item>addressed to this router → <see cref="LocalDelivery"/>;</item>
+/// <item>otherwise decrement the hop limit in place, look up the next hop in the
+///   <see cref="RouteTable"/> (lock-free snapshot) and hand the same buffer to that netmod;
+///   no route, hop limit spent, or a send that fails → counted drop.</item>
+/// </list>
+/// The loop owns each frame from the moment it reads it and returns the buffer to the pool
+/// when the frame is delivered, sent (netmods copy before completing a send) or dropped.
+/// Nothing here throws for bad input.
+/// </summary>
+internal sealed class Switch
+{
+    private readonly RouterAddress _local;
+    private readonly RouteTable _routes;
+    private readonly LocalDelivery _delivery;
+    private readonly uint _maxMessageLength;
+
+    public Switch(RouterAddress local, RouteTable routes, LocalDelivery delivery, int maxMessageBytes, SwitchCounters counters)
+    {
+        _local = local;
+        _routes = routes;
+        _delivery = delivery;
+        _maxMessageLength = (uint)maxMessageBytes;
+        Counters = counters;
+    }
+
+    public SwitchCounters Counters { get; }
+
+    /// <summary>Reads and switches the frames of one netmod until its channel completes or the token is cancelled.</summary>
+    public async Task RunAsync(NetmodInstance input, CancellationToken cancellationToken)
+    {
+        var reader = input.Netmod.Incoming;
+        try
+        {
+            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var frame))
+                {
+                    var pending = ProcessAsync(input, frame, cancellationToken);
+                    if (!pending.IsCompletedSuccessfully)
+                    {
+                        await pending.ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            // Frames still queued belong to us now; give their buffers back.
+            while (reader.TryRead(out var frame))
+            {
+                frame.Release();
+            }
+        }
+    }
+
+    /// <summary>Switches one frame and releases it. Completes synchronously unless the next hop applies backpressure.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    internal async ValueTask ProcessAsync(NetmodInstance input, InboundFrame frame, CancellationToken cancellationToken)
+    {
+        try
+        {
+            Counters.CountReceived();
+            var error = FrameHeader.TryRead(frame.Span, _maxMessageLength, out var header);
+            if (error != FrameError.None)
+            {
+                Counters.CountDrop(error switch
+                {
+                    FrameError.UnknownVersion => DropReason.UnknownVersion,
+                    FrameError.UnknownKind => DropReason.UnknownKind,
+                    FrameError.MessageTooLarge => DropReason.MessageTooLarge,
+                    _ => DropReason.Malformed,
+                });
+                return;
+            }
+
+            if (header.Destination == _local)
+            {
+                Counters.CountDelivered();
+                _delivery.Accept(header, frame.Span[FrameHeader.Size..]);
+                return;
+            }
+
+            if (header.HopLimit <= 1)
+            {
+                Counters.CountDrop(DropReason.HopLimitExceeded);
+                return;
+            }
+
+            frame.Span[FrameHeader.HopLimitOffset] = (byte)(header.HopLimit - 1);
+
+            // Where multi-hop routing plugs in: the table answers for any destination it knows.
+            if (!_routes.TryGetNextHop(header.Destination, out var next))
+            {
+                Counters.CountDrop(DropReason.NoRoute);
+                return;
+            }
+
+            if (next.Netmod == input && next.Neighbour == frame.From)
+            {
+                Counters.CountDrop(DropReason.WouldReturnToSender);
+                return;
+            }
+
+            if (frame.Length > next.Netmod.MaxFrameSize)
+            {
+                Counters.CountDrop(DropReason.NextHopTooSmall);
+                return;
+            }
+
+            var result = await next.Netmod.Netmod.SendAsync(next.Neighbour, frame.Memory, cancellationToken).ConfigureAwait(false);
+            CountSend(result);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            frame.Release();
+        }
+    }
+
+    internal void CountSend(SendResult result)
+    {
+        switch (result)
+        {
+            case SendResult.Sent:
+                Counters.CountForwarded();
+                break;
+            case SendResult.NoSuchNeighbour:
+                Counters.CountDrop(DropReason.NeighbourGone);
+                break;
+            case SendResult.TooLarge:
+                Counters.CountDrop(DropReason.NextHopTooSmall);
+                break;
+            case SendResult.QueueFull:
+                Counters.CountDrop(DropReason.QueueFull);
+                break;
+            default:
+                Counters.CountDrop(DropReason.NetmodStopped);
+                break;
+        }
+    }
+}

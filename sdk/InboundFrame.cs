@@ -1,0 +1,47 @@
+namespace Router.Sdk;
+
+/// <summary>
+/// One frame received from a neighbour, as a netmod hands it to the router.
+/// </summary>
+/// <remarks>
+/// <para>Ownership: <see cref="Buffer"/> was rented from <see cref="FrameBuffers"/>. Writing the
+/// frame into <see cref="Netmod.Incoming"/> transfers it to the reader, which returns it with
+/// <see cref="Release"/> when done. A netmod whose channel write fails (channel completed)
+/// still owns the buffer and returns it itself.</para>
+/// <para>The frame occupies <c>Buffer[0..Length]</c>; the reader may modify those bytes in place
+/// (the router decrements the hop limit before forwarding).</para>
+/// </remarks>
+public readonly struct InboundFrame
+{
+    /// <summary>Creates a frame over a rented buffer.</summary>
+    /// <param name="from">The neighbour the frame came from.</param>
+    /// <param name="buffer">A buffer rented from <see cref="FrameBuffers"/>; ownership moves with the frame.</param>
+    /// <param name="length">Number of frame bytes at the start of <paramref name="buffer"/>.</param>
+    public InboundFrame(NeighbourId from, byte[] buffer, int length)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, buffer.Length);
+        From = from;
+        Buffer = buffer;
+        Length = length;
+    }
+
+    /// <summary>The neighbour the frame arrived from.</summary>
+    public NeighbourId From { get; }
+
+    /// <summary>The rented buffer holding the frame at its start.</summary>
+    public byte[] Buffer { get; }
+
+    /// <summary>Number of frame bytes in <see cref="Buffer"/>.</summary>
+    public int Length { get; }
+
+    /// <summary>The frame bytes.</summary>
+    public Span<byte> Span => Buffer.AsSpan(0, Length);
+
+    /// <summary>The frame bytes as memory.</summary>
+    public Memory<byte> Memory => Buffer.AsMemory(0, Length);
+
+    /// <summary>Returns the buffer to <see cref="FrameBuffers"/>. Call exactly once, as the owner.</summary>
+    public void Release() => FrameBuffers.Return(Buffer);
+}

@@ -1,0 +1,26 @@
+namespace Router.Sdk;
+
+/// <summary>
+/// The version of the netmod contract. A netmod records the SDK version it was compiled
+/// against (its reference to the <c>Router.Sdk</c> assembly); the router loads it only when
+/// <see cref="IsCompatible"/> holds for that version.
+/// </summary>
+public static class SdkVersion
+{
+    /// <summary>The SDK version of this assembly (its assembly version).</summary>
+    public static Version Current { get; } = typeof(SdkVersion).Assembly.GetName().Version ?? new Version(1, 0);
+
+    /// <summary>
+    /// Whether a netmod built against <paramref name="builtAgainst"/> can run on an SDK of
+    /// version <paramref name="available"/>: the major versions must be equal and the netmod
+    /// must not need a newer minor version than the one available.
+    /// </summary>
+    /// <param name="builtAgainst">The SDK version the netmod was compiled against.</param>
+    /// <param name="available">The SDK version the router provides.</param>
+    public static bool IsCompatible(Version builtAgainst, Version available)
+    {
+        ArgumentNullException.ThrowIfNull(builtAgainst);
+        ArgumentNullException.ThrowIfNull(available);
+        return builtAgainst.Major == available.Major && builtAgainst.Minor <= available.Minor;
+    }
+}

@@ -1,0 +1,6 @@
+namespace Router.Tests.Fixtures.Dependency;
+
+public static class Greeting
+{
+    public static string Name => "missingdep";
+}

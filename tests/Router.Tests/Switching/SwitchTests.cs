@@ -1,0 +1,147 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using Router.Hosting;
+using Router.Plugins;
+using Router.Routing;
+using Router.Sdk;
+using Router.Switching;
+
+namespace Router.Tests.Switching;
+
+public sealed class SwitchTests : IDisposable
+{
+    private static readonly NeighbourId FromA = new(1);
+    private static readonly NeighbourId ToC = new(2);
+
+    private readonly RouterAddress _self = TestAddresses.Random();
+    private readonly RouterAddress _a = TestAddresses.Random();
+    private readonly RouterAddress _c = TestAddresses.Random();
+    private readonly RouteTable _routes = new();
+    private readonly Inbox _inbox = new(100);
+    private readonly LocalDelivery _delivery;
+    private readonly Switch _switch;
+    private readonly MemoryNetmod _link = new("mem");
+    private readonly NetmodInstance _instance;
+
+    public SwitchTests()
+    {
+        _delivery = new LocalDelivery(_inbox, 1 << 20, TimeSpan.FromSeconds(30), TimeProvider.System, NullLogger<LocalDelivery>.Instance);
+        _switch = new Switch(_self, _routes, _delivery, 1 << 20, new SwitchCounters());
+        _instance = Instance(_link);
+        _link.Neighbours.Add(FromA);
+        _link.Neighbours.Add(ToC);
+        var neighbours = new NeighbourTable(_routes, TimeProvider.System);
+        neighbours.Apply(_instance, new NeighbourEvent(NeighbourEventKind.Up, FromA, _a, "a"));
+        neighbours.Apply(_instance, new NeighbourEvent(NeighbourEventKind.Up, ToC, _c, "c"));
+    }
+
+    internal static NetmodInstance Instance(Netmod netmod) =>
+        new(new NetmodPlugin(netmod.Capabilities.Name, new NoFactory(), "memory", new Version(1, 0), SdkVersion.Current, null), netmod);
+
+    private static byte[] Frame(RouterAddress to, RouterAddress from, byte hopLimit, uint id, uint length, uint offset, byte[] payload)
+    {
+        var frame = new byte[FrameHeader.Size + payload.Length];
+        new FrameHeader(FrameKind.Message, hopLimit, to, from, id, length, offset).Write(frame);
+        payload.CopyTo(frame, FrameHeader.Size);
+        return frame;
+    }
+
+    private async Task RunUntilDrainedAsync()
+    {
+        _link.Complete();
+        await _switch.RunAsync(_instance, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task RunAsync_FrameForAnotherRouter_IsForwardedWithHopLimitDecremented()
+    {
+        var frame = Frame(_c, _a, 10, 7, 3, 0, [1, 2, 3]);
+        _link.Inject(FromA, frame);
+        await RunUntilDrainedAsync();
+
+        Assert.Equal(1, _link.Sent);
+        Assert.Equal(ToC, _link.LastTarget);
+        frame[FrameHeader.HopLimitOffset] = 9;
+        Assert.Equal(frame, _link.LastFrame);
+        Assert.Equal(1, _switch.Counters.Forwarded);
+    }
+
+    [Fact]
+    public async Task RunAsync_SlicesForThisRouter_AreReassembledInAnyOrder()
+    {
+        var message = Enumerable.Range(0, 250).Select(i => (byte)i).ToArray();
+        _link.Inject(FromA, Frame(_self, _a, 5, 42, 250, 200, message[200..]));
+        _link.Inject(FromA, Frame(_self, _a, 5, 42, 250, 0, message[..100]));
+        _link.Inject(FromA, Frame(_self, _a, 5, 42, 250, 0, message[..100])); // duplicate
+        _link.Inject(FromA, Frame(_self, _a, 5, 42, 250, 100, message[100..200]));
+        await RunUntilDrainedAsync();
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        var delivered = await _inbox.Listen(cts.Token).ReadAsync(cts.Token);
+        Assert.Equal(_a, delivered.From);
+        Assert.Equal(42u, delivered.MessageId);
+        Assert.Equal(message, delivered.Payload);
+        Assert.Equal(0, _link.Sent);
+    }
+
+    [Fact]
+    public async Task RunAsync_BadFrames_AreCountedByReasonAndDropped()
+    {
+        var unknown = TestAddresses.Random();
+        _link.Inject(FromA, [1, 2, 3]);                                   // truncated
+        _link.Inject(FromA, Frame(unknown, _a, 10, 1, 1, 0, [0]));          // no route
+        _link.Inject(FromA, Frame(_c, _a, 1, 1, 1, 0, [0]));                // hop limit spent
+        _link.Inject(FromA, Frame(_a, _c, 10, 1, 1, 0, [0]));               // back where it came from
+        var badVersion = Frame(_c, _a, 10, 1, 1, 0, [0]);
+        badVersion[0] = 9;
+        _link.Inject(FromA, badVersion);
+        await RunUntilDrainedAsync();
+
+        var counters = _switch.Counters;
+        Assert.Equal(5, counters.Received);
+        Assert.Equal(1, counters.Drops(DropReason.Malformed));
+        Assert.Equal(1, counters.Drops(DropReason.NoRoute));
+        Assert.Equal(1, counters.Drops(DropReason.HopLimitExceeded));
+        Assert.Equal(1, counters.Drops(DropReason.WouldReturnToSender));
+        Assert.Equal(1, counters.Drops(DropReason.UnknownVersion));
+        Assert.Equal(0, _link.Sent);
+    }
+
+    [OptimizedFact]
+    public async Task ProcessAsync_ForwardingSteadyState_AllocatesNothingPerFrame()
+    {
+        var frame = Frame(_c, _a, 200, 1, 1000, 0, new byte[1000]);
+
+        async Task ForwardMany(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                frame[FrameHeader.HopLimitOffset] = 200;
+                var buffer = FrameBuffers.Rent(frame.Length);
+                frame.CopyTo(buffer, 0);
+                var pending = _switch.ProcessAsync(_instance, new InboundFrame(FromA, buffer, frame.Length), CancellationToken.None);
+                Assert.True(pending.IsCompletedSuccessfully);
+                await pending;
+            }
+        }
+
+        await ForwardMany(1000); // warm up pools and tiering
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        await ForwardMany(10_000);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(11_000, _link.Sent);
+        Assert.True(allocated < 1000, $"forwarding 10,000 frames allocated {allocated} bytes");
+    }
+
+    public void Dispose() => _delivery.Dispose();
+
+    private sealed class NoFactory : INetmodFactory
+    {
+        public string Name => "mem";
+
+        public IEnumerable<string> Validate(IConfiguration configuration) => [];
+
+        public Netmod Create(NetmodContext context) => throw new NotSupportedException();
+    }
+}
