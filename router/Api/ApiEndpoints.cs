@@ -76,9 +76,13 @@ internal static class ApiEndpoints
         // The stream ends when the client hangs up or the router shuts down.
         using var done = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
         context.Response.ContentType = "application/x-ndjson";
-        await context.Response.StartAsync(done.Token);
         var reader = inbox.Listen(done.Token);
         var output = context.Response.BodyWriter;
+
+        // Send the headers now: the client reports "listening" once they arrive, and by then
+        // this listener is subscribed.
+        await context.Response.StartAsync(done.Token);
+        await output.FlushAsync(done.Token);
         try
         {
             await foreach (var message in reader.ReadAllAsync(done.Token))
