@@ -43,6 +43,24 @@ public class FrameHeaderTests
     }
 
     [Fact]
+    public void Write_DocumentedTestVector_MatchesByteForByte()
+    {
+        // docs/wire-format.md, "Test vector".
+        const string expected =
+            "01014000" +
+            "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" +
+            "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f" +
+            "010203040000000500000000" +
+            "68656c6c6f";
+        var destination = RouterAddress.Read(Enumerable.Range(0, 32).Select(i => (byte)i).ToArray());
+        var source = RouterAddress.Read(Enumerable.Range(32, 32).Select(i => (byte)i).ToArray());
+        var frame = Frame(new FrameHeader(FrameKind.Message, 64, destination, source, 0x01020304, 5, 0), 5);
+        "hello"u8.CopyTo(frame.AsSpan(FrameHeader.Size));
+
+        Assert.Equal(expected, Convert.ToHexStringLower(frame));
+    }
+
+    [Fact]
     public void TryRead_EveryTruncation_IsTooShort()
     {
         var frame = Frame(new FrameHeader(FrameKind.Message, 64, A, B, 1, 10, 0), 10);
