@@ -1,0 +1,480 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Router.Sdk;
+
+namespace Router.Netmods.Inet;
+
+/// <summary>
+/// The inet netmod: links to other routers over TCP. It listens on the configured
+/// addresses, dials the configured peers and keeps them linked, and carries frames with the
+/// inet link protocol (README.md next to this file).
+/// </summary>
+/// <remarks>
+/// One <see cref="NeighbourId"/> per remote router address: when two connections to the same
+/// router exist (both dialled at once), both routers keep the same one and the neighbour
+/// stays up throughout. Thread-safe, as <see cref="Netmod"/> requires.
+/// </remarks>
+public sealed class InetEndpoint : Netmod, IPeerStatusFeature
+{
+    private const int EventCapacity = 1024;
+    private const int IncomingCapacity = 1024;
+
+    // Inbound connections still in their handshake; past this, new ones are closed at once so
+    // a flood of idle connections cannot hold unbounded sockets and buffers.
+    private const int MaxPendingHandshakes = 256;
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly NetmodContext _context;
+    private readonly InetOptions _options;
+    private readonly ILogger _logger;
+    private readonly Channel<InboundFrame> _incoming;
+    private readonly Channel<NeighbourEvent> _events;
+    private readonly Routes _routes;
+    private readonly InetRuntime _runtime;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _stateLock = new();
+    private readonly List<PeerDialer> _dialers = [];
+    private readonly HashSet<string> _knownPeers = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<Task, byte> _work = new();
+    private readonly Action<Socket> _onAccepted;
+    private volatile EndpointState _state;
+    private Server? _server;
+    private Task? _stopTask;
+    private int _pendingHandshakes;
+    private int _liveConnections;
+
+    internal InetEndpoint(NetmodContext context, InetOptions options)
+    {
+        _context = context;
+        _options = options;
+        _logger = context.LoggerFactory.CreateLogger("Router.Netmods.Inet");
+        Capabilities = new NetmodCapabilities(InetFactory.NetmodName, options.MaxFrameSize, BroadcastCapable: false, LinkKind.PointToPoint);
+        _incoming = Channel.CreateBounded<InboundFrame>(new BoundedChannelOptions(IncomingCapacity) { FullMode = BoundedChannelFullMode.Wait });
+        _events = Channel.CreateBounded<NeighbourEvent>(new BoundedChannelOptions(EventCapacity) { FullMode = BoundedChannelFullMode.Wait });
+        _routes = new Routes(context.LocalAddress, _events.Writer, context.Time, _logger);
+        _runtime = new InetRuntime(options, context.LocalAddress, context.Time, _logger, _incoming.Writer, _routes, _stopping.Token);
+        _onAccepted = OnAccepted;
+        foreach (var peer in options.Peers)
+        {
+            AddDialer(peer);
+        }
+    }
+
+    private enum EndpointState
+    {
+        Created,
+        Running,
+        Stopped,
+    }
+
+    /// <inheritdoc />
+    public override NetmodCapabilities Capabilities { get; }
+
+    /// <inheritdoc />
+    public override ChannelReader<InboundFrame> Incoming => _incoming.Reader;
+
+    /// <inheritdoc />
+    public override ChannelReader<NeighbourEvent> NeighbourEvents => _events.Reader;
+
+    /// <summary>The addresses actually bound (with the ports chosen for port 0); empty before start.</summary>
+    internal IReadOnlyList<IPEndPoint> ListenEndpoints => _server?.LocalEndpoints ?? [];
+
+    /// <summary>Connections open now, in any stage (handshake, active, reserve, retiring).</summary>
+    internal int LiveConnections => Volatile.Read(ref _liveConnections);
+
+    /// <summary>The live neighbours.</summary>
+    internal RouteSnapshot Links => _routes.Snapshot;
+
+    /// <inheritdoc />
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        lock (_stateLock)
+        {
+            if (_state == EndpointState.Running)
+            {
+                return Task.CompletedTask;
+            }
+
+            if (_state == EndpointState.Stopped)
+            {
+                throw new InvalidOperationException("The inet netmod has been stopped; create a new one to start again.");
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            var server = Server.Bind(_options.Listen);
+            _server = server;
+            _state = EndpointState.Running;
+            foreach (var endpoint in server.LocalEndpoints)
+            {
+                Log.Listening(_logger, endpoint.ToString());
+            }
+
+            Track(server.RunAsync(_onAccepted, _logger, _context.Time, _stopping.Token));
+            foreach (var dialer in _dialers)
+            {
+                Track(dialer.RunAsync(_stopping.Token));
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public override ValueTask AddPeersAsync(IReadOnlyList<string> peers, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(peers);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_state == EndpointState.Stopped)
+        {
+            throw new InvalidOperationException("The inet netmod has been stopped; it takes no more peers.");
+        }
+
+        var errors = new List<string>();
+        var parsed = new List<HostEndpoint>(peers.Count);
+        for (var i = 0; i < peers.Count; i++)
+        {
+            if (HostEndpoint.TryParse(peers[i], allowPortZero: false, out var endpoint, out var error))
+            {
+                parsed.Add(endpoint);
+            }
+            else
+            {
+                errors.Add($"peers[{i}]: {error}");
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException($"{errors.Count} inet peer(s) are malformed, so none were added: {string.Join("; ", errors)}.", nameof(peers));
+        }
+
+        lock (_stateLock)
+        {
+            if (_state == EndpointState.Stopped)
+            {
+                throw new InvalidOperationException("The inet netmod has been stopped; it takes no more peers.");
+            }
+
+            foreach (var endpoint in parsed)
+            {
+                if (AddDialer(endpoint) is { } dialer && _state == EndpointState.Running)
+                {
+                    Track(dialer.RunAsync(_stopping.Token));
+                }
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public override ValueTask<SendResult> SendAsync(NeighbourId neighbour, ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
+    {
+        if (_state != EndpointState.Running)
+        {
+            return new ValueTask<SendResult>(SendResult.Stopped);
+        }
+
+        return _routes.Snapshot.ById.TryGetValue(neighbour, out var target)
+            ? target.SendAsync(frame, cancellationToken)
+            : new ValueTask<SendResult>(SendResult.NoSuchNeighbour);
+    }
+
+    /// <inheritdoc />
+    public override ValueTask<int> SendAllAsync(ReadOnlyMemory<byte> frame, NeighbourId? except, CancellationToken cancellationToken)
+    {
+        if (_state != EndpointState.Running)
+        {
+            return new ValueTask<int>(0);
+        }
+
+        var all = _routes.Snapshot.All;
+        var count = 0;
+        for (var i = 0; i < all.Length; i++)
+        {
+            if (all[i].Id == except)
+            {
+                continue;
+            }
+
+            var pending = all[i].SendAsync(frame, cancellationToken);
+            if (!pending.IsCompletedSuccessfully)
+            {
+                return SendAllSlowAsync(all, i, pending, count, frame, except, cancellationToken);
+            }
+
+            if (pending.Result == SendResult.Sent)
+            {
+                count++;
+            }
+        }
+
+        return new ValueTask<int>(count);
+    }
+
+    /// <inheritdoc />
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        lock (_stateLock)
+        {
+            if (_stopTask is null)
+            {
+                _state = EndpointState.Stopped;
+                _stopTask = StopCoreAsync(cancellationToken);
+            }
+
+            return _stopTask;
+        }
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<PeerStatus> GetPeers()
+    {
+        PeerDialer[] dialers;
+        lock (_stateLock)
+        {
+            dialers = [.. _dialers];
+        }
+
+        var result = new List<PeerStatus>(dialers.Length);
+        foreach (var dialer in dialers)
+        {
+            result.Add(dialer.GetStatus());
+        }
+
+        foreach (var neighbour in _routes.Snapshot.All)
+        {
+            var active = neighbour.Active;
+            if (active.Inbound)
+            {
+                result.Add(new PeerStatus(active.RemoteEndpoint, PeerState.Up, neighbour.Address, neighbour.Id, neighbour.UpSince, null, Inbound: true));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Runs one connection from handshake to close, for the server (inbound) and the dialers
+    /// (outbound). Takes ownership of <paramref name="socket"/>. Never throws.
+    /// </summary>
+    internal async Task<ConnectionResult> RunConnectionAsync(Socket socket, bool inbound, string remote, PeerDialer? dialer)
+    {
+        Interlocked.Increment(ref _liveConnections);
+        PeerConnection? connection = null;
+        var ran = false;
+        try
+        {
+            socket.NoDelay = true;
+            connection = new PeerConnection(_runtime, socket, inbound, remote);
+            HandshakeResult handshake;
+            try
+            {
+                handshake = await connection.HandshakeAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                if (inbound)
+                {
+                    Interlocked.Decrement(ref _pendingHandshakes);
+                }
+            }
+
+            if (handshake.Outcome != HandshakeOutcome.Valid)
+            {
+                LogHandshakeFailure(handshake, remote, inbound);
+                return handshake.Outcome == HandshakeOutcome.Stopping
+                    ? new ConnectionResult(ConnectionOutcome.Stopping, RouterAddress.None, TimeSpan.Zero, handshake.Detail)
+                    : ConnectionResult.Failed($"{remote}: {handshake.Detail}");
+            }
+
+            if (connection.RemoteAddress == _context.LocalAddress)
+            {
+                if (inbound)
+                {
+                    Log.SelfConnection(_logger, remote);
+                }
+
+                return new ConnectionResult(ConnectionOutcome.Self, connection.RemoteAddress, TimeSpan.Zero, "this router");
+            }
+
+            if (!await _routes.RegisterAsync(connection).ConfigureAwait(false))
+            {
+                return new ConnectionResult(ConnectionOutcome.Stopping, connection.RemoteAddress, TimeSpan.Zero, "the netmod is stopping");
+            }
+
+            ran = true;
+            dialer?.OnLinked(connection);
+            var started = _context.Time.GetTimestamp();
+            await connection.RunAsync().ConfigureAwait(false);
+            await _routes.ConnectionEndedAsync(connection).ConfigureAwait(false);
+            Log.ConnectionEnded(_logger, remote, connection.CloseReason);
+            return new ConnectionResult(ConnectionOutcome.Linked, connection.RemoteAddress, _context.Time.GetElapsedTime(started), connection.CloseReason);
+        }
+        catch (Exception e)
+        {
+            Log.LoopFault(_logger, $"inet connection {remote}", e);
+            return ConnectionResult.Failed($"{remote}: {e.Message}");
+        }
+        finally
+        {
+            if (!ran)
+            {
+                if (connection is null)
+                {
+                    socket.Dispose();
+                }
+                else
+                {
+                    connection.Discard();
+                }
+            }
+
+            Interlocked.Decrement(ref _liveConnections);
+        }
+    }
+
+    private static string Format(EndPoint? endpoint) => endpoint switch
+    {
+        IPEndPoint { Address.IsIPv4MappedToIPv6: true } ip => new IPEndPoint(ip.Address.MapToIPv4(), ip.Port).ToString(),
+        null => "unknown",
+        _ => endpoint.ToString() ?? "unknown",
+    };
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<int> SendAllSlowAsync(
+        Neighbour[] all, int index, ValueTask<SendResult> pending, int count, ReadOnlyMemory<byte> frame, NeighbourId? except, CancellationToken cancellationToken)
+    {
+        if (await pending.ConfigureAwait(false) == SendResult.Sent)
+        {
+            count++;
+        }
+
+        for (var i = index + 1; i < all.Length; i++)
+        {
+            if (all[i].Id != except && await all[i].SendAsync(frame, cancellationToken).ConfigureAwait(false) == SendResult.Sent)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    private PeerDialer? AddDialer(HostEndpoint endpoint)
+    {
+        var key = $"{endpoint.Address?.ToString() ?? endpoint.Host}|{endpoint.Port}";
+        if (!_knownPeers.Add(key))
+        {
+            return null;
+        }
+
+        var dialer = new PeerDialer(endpoint, this, _runtime);
+        _dialers.Add(dialer);
+        return dialer;
+    }
+
+    private void OnAccepted(Socket socket)
+    {
+        string remote;
+        try
+        {
+            remote = Format(socket.RemoteEndPoint);
+        }
+        catch (SocketException)
+        {
+            // Reset before we looked: nothing to talk to.
+            socket.Dispose();
+            return;
+        }
+
+        if (Interlocked.Increment(ref _pendingHandshakes) > MaxPendingHandshakes)
+        {
+            Interlocked.Decrement(ref _pendingHandshakes);
+            Log.TooManyHandshakes(_logger, MaxPendingHandshakes, remote);
+            socket.Dispose();
+            return;
+        }
+
+        Track(RunConnectionAsync(socket, inbound: true, remote, dialer: null));
+    }
+
+    private void LogHandshakeFailure(HandshakeResult handshake, string remote, bool inbound)
+    {
+        switch (handshake.Outcome)
+        {
+            case HandshakeOutcome.UnsupportedVersion:
+                // Both directions: the operator on either side must learn why the link fails.
+                Log.VersionMismatch(_logger, remote, handshake.Hello.Version, Handshake.ProtocolVersion);
+                break;
+            case HandshakeOutcome.Stopping:
+                break;
+            case HandshakeOutcome.BadMagic when inbound:
+                Log.BadHandshake(_logger, remote);
+                break;
+            case HandshakeOutcome.Invalid when inbound:
+                Log.InvalidHello(_logger, remote, handshake.Detail);
+                break;
+            case HandshakeOutcome.TimedOut when inbound:
+                Log.HandshakeTimedOut(_logger, remote, _options.HandshakeTimeout.TotalSeconds);
+                break;
+            case var _ when inbound:
+                Log.HandshakeFailed(_logger, remote, handshake.Detail);
+                break;
+            default:
+                // Outbound: the dialer reports it, once per distinct error.
+                break;
+        }
+    }
+
+    private void Track(Task task)
+    {
+        _work.TryAdd(task, 0);
+        task.ContinueWith(
+            static (done, state) => ((ConcurrentDictionary<Task, byte>)state!).TryRemove(done, out _),
+            _work,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    private async Task StopCoreAsync(CancellationToken cancellationToken)
+    {
+        // Leave the caller's lock before cancelling: cancellation runs callbacks inline.
+        await Task.Yield();
+        using var deadline = new CancellationTokenSource(StopTimeout, _context.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancellationToken);
+
+        // Past the deadline nobody is waiting for Down events any more; stop waiting for room.
+        using var abandon = linked.Token.Register(static routes => ((Routes)routes!).AbandonEvents(), _routes);
+        try
+        {
+            _stopping.Cancel();
+            _server?.Dispose();
+            var pending = _work.Keys.ToArray();
+            try
+            {
+                await Task.WhenAll(pending).WaitAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Log.StopTimedOut(_logger, StopTimeout.TotalSeconds);
+            }
+
+            await _routes.CloseAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Log.LoopFault(_logger, "inet stop", e);
+        }
+        finally
+        {
+            _incoming.Writer.TryComplete();
+            _events.Writer.TryComplete();
+        }
+    }
+}
