@@ -1,0 +1,123 @@
+using System.Numerics;
+
+namespace Router.Routing;
+
+/// <summary>
+/// What the hellos from one neighbour say about the link: which of the last 16 expected
+/// hellos arrived (loss), and the smoothed round-trip time. Turns both into a link cost:
+/// <c>(HopCost + RTT in 100 µs units) × expected / received</c>, infinite after
+/// <see cref="RoutingOptions.MissedHellosForLoss"/> misses in a row or under 25 % delivery.
+/// </summary>
+internal sealed class LinkQuality
+{
+    private const int Window = 16;
+
+    private ushort _expected;
+    private uint _history; // bit 0 = most recent expected hello; 1 = received
+    private int _known;    // how many bits of _history are meaningful
+    private TimeSpan _interval;
+    private TimeSpan _missDeadline = TimeSpan.MaxValue;
+    private double _srttMicros = -1;
+
+    /// <summary>The neighbour's last hello timestamp, echoed back in ours.</summary>
+    public uint LastTimestamp { get; private set; }
+
+    /// <summary>When we received <see cref="LastTimestamp"/>.</summary>
+    public TimeSpan LastTimestampAt { get; private set; }
+
+    public bool HasHeard => _known > 0;
+
+    /// <summary>Smoothed round-trip time, or null before the first measurement.</summary>
+    public TimeSpan? Rtt => _srttMicros < 0 ? null : TimeSpan.FromTicks((long)(_srttMicros * 10));
+
+    public int ConsecutiveMisses => _known == 0 ? 0 : Math.Min(_known, BitOperations.TrailingZeroCount(_history | (1u << Window)));
+
+    public void OnHello(in Hello hello, TimeSpan now, uint nowMicros)
+    {
+        if (_known == 0)
+        {
+            Shift(true);
+        }
+        else
+        {
+            var gap = (ushort)(hello.Seqno - _expected);
+            if (gap >= 0x8000)
+            {
+                return; // older than expected: a duplicate or reordered hello
+            }
+
+            if (gap >= Window)
+            {
+                // The neighbour restarted its counter or we missed a lot: start over.
+                _history = 0;
+                _known = 0;
+            }
+            else
+            {
+                for (var i = 0; i < gap; i++)
+                {
+                    Shift(false);
+                }
+            }
+
+            Shift(true);
+        }
+
+        _expected = (ushort)(hello.Seqno + 1);
+        _interval = TimeSpan.FromMilliseconds(hello.IntervalCentiseconds * 10.0);
+        _missDeadline = now + (_interval * 1.5);
+        LastTimestamp = hello.Timestamp;
+        LastTimestampAt = now;
+
+        if (hello.EchoTimestamp != 0)
+        {
+            var rtt = unchecked(nowMicros - hello.EchoTimestamp - hello.EchoDelay);
+            if (rtt < 10_000_000)
+            {
+                _srttMicros = _srttMicros < 0 ? rtt : (0.8 * _srttMicros) + (0.2 * rtt);
+            }
+        }
+    }
+
+    /// <summary>Counts hellos that should have arrived by <paramref name="now"/> as lost.</summary>
+    public void CheckMisses(TimeSpan now)
+    {
+        while (now >= _missDeadline)
+        {
+            Shift(false);
+            _expected++;
+            _missDeadline += _interval;
+        }
+    }
+
+    /// <summary>When the next hello is overdue (for scheduling <see cref="CheckMisses"/>).</summary>
+    public TimeSpan MissDeadline => _missDeadline;
+
+    public ushort Cost(RoutingOptions options)
+    {
+        if (_known == 0 || ConsecutiveMisses >= options.MissedHellosForLoss)
+        {
+            return Metric.Infinity;
+        }
+
+        var received = BitOperations.PopCount(_history & Mask);
+        var known = Math.Min(_known, Window);
+        if (received * 4 < known)
+        {
+            return Metric.Infinity;
+        }
+
+        // Until the first RTT sample, assume 1 ms.
+        var rttUnits = _srttMicros < 0 ? 10 : _srttMicros / 100;
+        var cost = (options.HopCost + rttUnits) * known / received;
+        return cost >= Metric.Infinity - 1 ? (ushort)(Metric.Infinity - 1) : (ushort)Math.Max(1, Math.Round(cost));
+    }
+
+    private const uint Mask = (1u << Window) - 1;
+
+    private void Shift(bool received)
+    {
+        _history = ((_history << 1) | (received ? 1u : 0u)) & Mask;
+        _known = Math.Min(_known + 1, Window);
+    }
+}

@@ -1,0 +1,203 @@
+using Router.Simulation;
+using Xunit.Abstractions;
+
+namespace Router.Tests.Routing;
+
+/// <summary>
+/// The real routing engine in simulated meshes of 50 routers on a virtual clock
+/// (hello interval 1 s, update interval 4 s, link latency 1 ms unless stated).
+/// The loop check runs after every event that changed any router's routes.
+/// </summary>
+public class RoutingSimulationTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Second = TimeSpan.FromSeconds(1);
+
+    private static void WatchForLoops(MeshSimulation sim) => sim.RoutesChanged = r => sim.AssertLoopFreeFrom(r.Index);
+
+    private TimeSpan Converge(MeshSimulation sim, TimeSpan limit)
+    {
+        var took = sim.RunUntilTrue(sim.AllReachAll, limit, TimeSpan.FromMilliseconds(50));
+        Assert.True(took is not null, $"did not converge within {limit.TotalSeconds} s");
+        output.WriteLine($"converged after {took!.Value.TotalSeconds:F2} s of virtual time");
+        return took.Value;
+    }
+
+    public static TheoryData<string> Topologies50 => ["line", "ring", "grid", "random"];
+
+    private static MeshSimulation Build(string topology, int seed) => topology switch
+    {
+        "line" => Topologies.Line(50, seed),
+        "ring" => Topologies.Ring(50, seed),
+        "grid" => Topologies.Grid(10, 5, seed),
+        _ => Topologies.RandomGeometric(50, 0.25, seed),
+    };
+
+    [Theory]
+    [MemberData(nameof(Topologies50))]
+    public void Converge_FiftyRouters_EveryRouterReachesEveryOtherWithoutLoops(string topology)
+    {
+        var sim = Build(topology, seed: 1);
+        WatchForLoops(sim);
+        Converge(sim, TimeSpan.FromSeconds(10));
+
+        // And stays converged.
+        sim.RunFor(TimeSpan.FromSeconds(30));
+        Assert.True(sim.AllReachAll());
+    }
+
+    [Fact]
+    public void Converge_Line_PathsFollowTheLine()
+    {
+        var sim = Topologies.Line(50, seed: 2);
+        Converge(sim, TimeSpan.FromSeconds(10));
+        Assert.Equal(49, sim.PathLength(0, 49));
+        Assert.Equal(1, sim.NextHop(0, 49));
+        Assert.Equal(48, sim.NextHop(49, 0));
+    }
+
+    [Theory]
+    [InlineData("ring", false)]
+    [InlineData("ring", true)]
+    [InlineData("grid", false)]
+    [InlineData("random", false)]
+    public void Cut_LinkWithAlternatives_ReroutesWithinThreeHelloIntervals(string topology, bool signalled)
+    {
+        var sim = Build(topology, seed: 3);
+        WatchForLoops(sim);
+        Converge(sim, TimeSpan.FromSeconds(10));
+        sim.RunFor(TimeSpan.FromSeconds(5));
+
+        // Cut the busiest link that has an alternative path.
+        var (a, b) = sim.Links.First(l => topology != "random" || HasAlternative(sim, l));
+        sim.Cut(a, b, signalled);
+        var took = sim.RunUntilTrue(sim.AllReachAll, 3 * sim.HelloInterval, TimeSpan.FromMilliseconds(10));
+
+        Assert.True(took is not null, $"not rerouted within 3 hello intervals after cutting {a}-{b}");
+        output.WriteLine($"rerouted after {took!.Value.TotalMilliseconds:F0} ms (virtual) around {a}-{b}, signalled={signalled}");
+    }
+
+    private static bool HasAlternative(MeshSimulation sim, (int A, int B) link)
+    {
+        sim.Cut(link.A, link.B, signalled: false);
+        var reachable = new HashSet<int> { link.A };
+        var frontier = new Queue<int>([link.A]);
+        while (frontier.TryDequeue(out var node))
+        {
+            for (var other = 0; other < sim.Routers.Count; other++)
+            {
+                if (sim.IsUp(node, other) && reachable.Add(other))
+                {
+                    frontier.Enqueue(other);
+                }
+            }
+        }
+
+        sim.Restore(link.A, link.B);
+        return reachable.Contains(link.B);
+    }
+
+    [Fact]
+    public void Partition_Heals_AndEveryRouterReachesEveryOtherAgain()
+    {
+        var sim = Topologies.Line(50, seed: 4);
+        WatchForLoops(sim);
+        Converge(sim, TimeSpan.FromSeconds(10));
+
+        sim.Cut(24, 25, signalled: false);
+        var split = sim.RunUntilTrue(() => sim.NextHop(0, 49) < 0 && sim.NextHop(49, 0) < 0, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
+        Assert.True(split is not null, "routes across the partition were not withdrawn");
+        Assert.True(sim.AllConnectedPairsReach());
+
+        sim.RunFor(TimeSpan.FromSeconds(20));
+        sim.Restore(24, 25);
+        var healed = sim.RunUntilTrue(sim.AllReachAll, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
+        Assert.True(healed is not null, "the partition did not heal");
+        output.WriteLine($"withdrawn after {split!.Value.TotalSeconds:F2} s, healed after {healed!.Value.TotalSeconds:F2} s");
+    }
+
+    [Fact]
+    public void Routes_PreferTheLowerLatencyPath()
+    {
+        // 0 - 1 - 3 fast, 0 - 2 - 3 slow.
+        var sim = new MeshSimulation(4, seed: 5);
+        sim.Connect(0, 1, TimeSpan.FromMilliseconds(1));
+        sim.Connect(1, 3, TimeSpan.FromMilliseconds(1));
+        sim.Connect(0, 2, TimeSpan.FromMilliseconds(20));
+        sim.Connect(2, 3, TimeSpan.FromMilliseconds(20));
+        sim.RunFor(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, sim.NextHop(0, 3));
+
+        // The fast path degrades: traffic moves to the other.
+        sim.SetLatency(1, 3, TimeSpan.FromMilliseconds(100));
+        sim.RunFor(TimeSpan.FromSeconds(20));
+        Assert.Equal(2, sim.NextHop(0, 3));
+    }
+
+    [Fact]
+    public void Routes_LossyLinkIsAvoidedWhenThereIsAnAlternative()
+    {
+        var sim = new MeshSimulation(4, seed: 6);
+        sim.Connect(0, 1, TimeSpan.FromMilliseconds(1));
+        sim.Connect(1, 3, TimeSpan.FromMilliseconds(1));
+        sim.Connect(0, 2, TimeSpan.FromMilliseconds(2));
+        sim.Connect(2, 3, TimeSpan.FromMilliseconds(2));
+        sim.RunFor(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, sim.NextHop(0, 3));
+
+        sim.SetLoss(0, 1, 0.6);
+        sim.RunFor(TimeSpan.FromSeconds(30));
+        Assert.Equal(2, sim.NextHop(0, 3));
+    }
+
+    [Fact]
+    public void RandomLinkEvents_ManyTopologies_NeverFormALoopAndAlwaysHeal()
+    {
+        var events = 0;
+        for (var seed = 0; seed < 30; seed++)
+        {
+            var random = new Random(seed);
+            var sim = Topologies.RandomGraph(20 + random.Next(20), extraLinks: 15 + random.Next(30), seed);
+            WatchForLoops(sim);
+            sim.RunFor(TimeSpan.FromSeconds(10));
+            var links = sim.Links.ToList();
+
+            for (var step = 0; step < 60; step++)
+            {
+                var (a, b) = links[random.Next(links.Count)];
+                switch (random.Next(6))
+                {
+                    case 0:
+                        sim.Cut(a, b, signalled: true);
+                        break;
+                    case 1:
+                        sim.Cut(a, b, signalled: false);
+                        break;
+                    case 2:
+                    case 3:
+                        sim.Restore(a, b);
+                        break;
+                    case 4:
+                        sim.SetLatency(a, b, TimeSpan.FromMilliseconds(0.5 + (random.NextDouble() * 50)));
+                        break;
+                    default:
+                        sim.SetLoss(a, b, random.NextDouble() < 0.5 ? 0 : random.NextDouble() * 0.3);
+                        break;
+                }
+
+                events++;
+                sim.RunFor(TimeSpan.FromMilliseconds(random.Next(1, 3000)));
+            }
+
+            // Quiet again, lossless: every pair still connected must find each other.
+            foreach (var (a, b) in links)
+            {
+                sim.SetLoss(a, b, 0);
+            }
+
+            var healed = sim.RunUntilTrue(sim.AllConnectedPairsReach, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
+            Assert.True(healed is not null, $"seed {seed}: connected routers did not find each other after the events");
+        }
+
+        output.WriteLine($"{events} random link events over 30 topologies, loop check after every route change");
+    }
+}
