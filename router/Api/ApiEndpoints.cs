@@ -14,6 +14,8 @@ namespace Router.Api;
 /// <list type="bullet">
 /// <item><c>GET /v1/status</c> — <see cref="StatusResponse"/>;</item>
 /// <item><c>GET /v1/peers</c> — the peers part of it;</item>
+/// <item><c>GET /v1/routes</c> — the selected routes (<see cref="RouteInfo"/>);</item>
+/// <item><c>POST /v1/echo?to=ADDRESS[&amp;hopLimit=N&amp;timeoutMs=T&amp;size=S]</c> — one mesh echo (<see cref="EchoResponse"/>);</item>
 /// <item><c>POST /v1/messages?to=ADDRESS</c> — the body is the message; <see cref="SendResponse"/>,
 ///   or 400 (bad address), 404 (no route), 413 (too large), 502 (link lost mid-message);</item>
 /// <item><c>GET /v1/messages</c> — messages for this router as they arrive, one
@@ -27,6 +29,8 @@ internal static class ApiEndpoints
     {
         app.MapGet("/v1/status", (RouterStatus status) => Results.Json(status.Status(), ApiJson.Default.StatusResponse));
         app.MapGet("/v1/peers", (RouterStatus status) => Results.Json(status.Peers(), ApiJson.Default.IReadOnlyListPeerInfo));
+        app.MapGet("/v1/routes", (RouterStatus status) => Results.Json(status.Routes(), ApiJson.Default.IReadOnlyListRouteInfo));
+        app.MapPost("/v1/echo", EchoAsync);
         app.MapPost("/v1/messages", SendAsync);
         app.MapGet("/v1/messages", ListenAsync);
     }
@@ -65,10 +69,36 @@ internal static class ApiEndpoints
         return result switch
         {
             OriginateResult.Sent => Results.Json(new SendResponse(destination.ToString(), messageId, (int)body.Length), ApiJson.Default.SendResponse),
-            OriginateResult.NoRoute => Error(StatusCodes.Status404NotFound, $"no route to {destination}: it is not a neighbour of this router"),
+            OriginateResult.NoRoute => Error(StatusCodes.Status404NotFound, $"no route to {destination}: no path to it is known (see router routes)"),
             OriginateResult.TooLarge => Error(StatusCodes.Status413PayloadTooLarge, $"the message is larger than the limit (Router:MaxMessageBytes) of {limit} bytes"),
             _ => Error(StatusCodes.Status502BadGateway, $"the link towards {destination} was lost while sending; the message may be incomplete at the destination"),
         };
+    }
+
+    private static async Task<IResult> EchoAsync(HttpContext context, EchoService echo, MessageSender sender, string? to, int? hopLimit, int? timeoutMs, int? size)
+    {
+        if (!RouterAddress.TryParse(to, out var destination))
+        {
+            return Error(StatusCodes.Status400BadRequest, $"'{to}' is not a router address (64 hex digits, optionally grouped with '-')");
+        }
+
+        var hops = hopLimit ?? sender.HopLimit;
+        if (hops is < 1 or > 255 || timeoutMs is < 1 or > 60_000 || size is < 0 or > 60_000)
+        {
+            return Error(StatusCodes.Status400BadRequest, "hopLimit must be 1-255, timeoutMs 1-60000 and size 0-60000");
+        }
+
+        var result = await echo.PingAsync(destination, (byte)hops, size ?? 0, TimeSpan.FromMilliseconds(timeoutMs ?? 2000), context.RequestAborted);
+        var outcome = result.Outcome switch
+        {
+            EchoOutcome.Reply => "reply",
+            EchoOutcome.HopLimitExceeded => "hopLimitExceeded",
+            EchoOutcome.NoRoute => "noRoute",
+            _ => "timeout",
+        };
+        return Results.Json(
+            new EchoResponse(outcome, result.Responder.IsNone ? null : result.Responder.ToString(), Math.Round(result.RoundTrip.TotalMilliseconds, 3), hops),
+            ApiJson.Default.EchoResponse);
     }
 
     private static async Task ListenAsync(HttpContext context, Inbox inbox, IHostApplicationLifetime lifetime)

@@ -42,6 +42,15 @@ internal sealed record CounterInfo(
 
 internal sealed record SendResponse(string To, uint MessageId, int Bytes);
 
+/// <summary>A selected route: where frames for <see cref="Destination"/> go next.</summary>
+internal sealed record RouteInfo(string Destination, string NextHop, string Netmod, int Metric, int Seqno, double AgeSeconds);
+
+/// <summary>
+/// The outcome of one echo (<c>POST /v1/echo</c>). Result is <c>reply</c>, <c>hopLimitExceeded</c>
+/// (From is the router where the hops ran out), <c>timeout</c> or <c>noRoute</c>.
+/// </summary>
+internal sealed record EchoResponse(string Result, string? From, double RttMs, int HopLimit);
+
 internal sealed record ErrorResponse(string Error);
 
 /// <summary>One message in the <c>GET /v1/messages</c> stream (NDJSON, one per line); Payload is base64.</summary>
@@ -53,6 +62,9 @@ internal sealed record MessageRecord(string From, uint MessageId, DateTimeOffset
 [JsonSerializable(typeof(StatusResponse))]
 [JsonSerializable(typeof(IReadOnlyList<PeerInfo>))]
 [JsonSerializable(typeof(SendResponse))]
+[JsonSerializable(typeof(IReadOnlyList<RouteInfo>))]
+[JsonSerializable(typeof(EchoResponse))]
+[JsonSerializable(typeof(IReadOnlyList<EchoResponse>))]
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(MessageRecord))]
 internal sealed partial class ApiJson : JsonSerializerContext;

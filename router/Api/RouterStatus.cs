@@ -16,6 +16,7 @@ internal sealed class RouterStatus
     private readonly SwitchCounters _counters;
     private readonly LocalDelivery _delivery;
     private readonly Inbox _inbox;
+    private readonly RoutingService _routing;
     private readonly TimeProvider _time;
     private readonly DateTimeOffset _startedAt;
 
@@ -27,6 +28,7 @@ internal sealed class RouterStatus
         SwitchCounters counters,
         LocalDelivery delivery,
         Inbox inbox,
+        RoutingService routing,
         TimeProvider time)
     {
         _identity = identity;
@@ -36,6 +38,7 @@ internal sealed class RouterStatus
         _counters = counters;
         _delivery = delivery;
         _inbox = inbox;
+        _routing = routing;
         _time = time;
         _startedAt = time.GetUtcNow();
     }
@@ -79,6 +82,20 @@ internal sealed class RouterStatus
             netmods,
             Peers(),
             counters);
+    }
+
+    /// <summary>The selected routes, nearest first.</summary>
+    public IReadOnlyList<RouteInfo> Routes()
+    {
+        var now = _routing.Uptime;
+        return _routing.SelectedRoutes
+            .OrderBy(r => r.Metric)
+            .Select(r =>
+            {
+                var hop = (NextHop)r.NextHop.Link;
+                return new RouteInfo(r.Destination.ToString(), hop.Address.ToString(), hop.Netmod.Name, r.Metric, r.Seqno, Math.Round((now - r.Updated).TotalSeconds, 1));
+            })
+            .ToList();
     }
 
     /// <summary>

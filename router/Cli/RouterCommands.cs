@@ -67,6 +67,9 @@ internal static class RouterCommands
         root.Subcommands.Add(PeersCommand());
         root.Subcommands.Add(SendCommand());
         root.Subcommands.Add(ListenCommand());
+        root.Subcommands.Add(RoutesCommand());
+        root.Subcommands.Add(PingCommand());
+        root.Subcommands.Add(TracerouteCommand());
         return root;
     }
 
@@ -247,6 +250,145 @@ internal static class RouterCommands
         }));
         return command;
     }
+
+    private static Command RoutesCommand()
+    {
+        var command = new Command("routes", "Show the route table: destination, next hop, netmod, metric, seqno, age.") { JsonOption };
+        command.SetAction((parse, ct) => WithClient(parse, async client =>
+        {
+            var routes = await client.GetAsync("v1/routes", ApiJson.Default.IReadOnlyListRouteInfo, ct);
+            if (parse.GetValue(JsonOption))
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(routes, ApiJson.Default.IReadOnlyListRouteInfo));
+            }
+            else if (routes.Count == 0)
+            {
+                Console.Out.WriteLine("no routes");
+            }
+            else
+            {
+                Console.Out.Write(TextTable.Render(
+                    ["DESTINATION", "NEXT HOP", "NETMOD", "METRIC", "SEQNO", "AGE"],
+                    routes.Select(r => (IReadOnlyList<string>)[r.Destination, r.NextHop, r.Netmod, Invariant(r.Metric), Invariant(r.Seqno), $"{Invariant(r.AgeSeconds)}s"])));
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command PingCommand()
+    {
+        var address = new Argument<string>("address") { Description = "Router address to ping." };
+        var count = new Option<int>("--count", "-n") { Description = "Echo requests to send.", DefaultValueFactory = _ => 4 };
+        var interval = new Option<double>("--interval", "-i") { Description = "Seconds between requests.", DefaultValueFactory = _ => 1 };
+        var timeout = new Option<double>("--timeout", "-W") { Description = "Seconds to wait for each reply.", DefaultValueFactory = _ => 2 };
+        var size = new Option<int>("--size", "-s") { Description = "Payload bytes per request.", DefaultValueFactory = _ => 56 };
+        var command = new Command("ping", "Send mesh echo requests to a router and show the round-trip times.") { address, count, interval, timeout, size, JsonOption };
+        command.SetAction((parse, ct) => WithClient(parse, async client =>
+        {
+            var target = parse.GetValue(address)!;
+            if (!RouterAddress.TryParse(target, out _))
+            {
+                Console.Error.WriteLine($"router: '{target}' is not a router address (64 hex digits, optionally grouped with '-')");
+                return 1;
+            }
+
+            var json = parse.GetValue(JsonOption);
+            var replies = new List<double>();
+            var total = parse.GetValue(count);
+            for (var i = 1; i <= total; i++)
+            {
+                var echo = await client.PostAsync(
+                    $"v1/echo?to={Uri.EscapeDataString(target)}&timeoutMs={(int)(parse.GetValue(timeout) * 1000)}&size={parse.GetValue(size)}",
+                    new ByteArrayContent([]), ApiJson.Default.EchoResponse, ct);
+                if (json)
+                {
+                    Console.Out.WriteLine(JsonSerializer.Serialize(echo, ApiJson.Default.EchoResponse));
+                }
+                else
+                {
+                    Console.Out.WriteLine(echo.Result switch
+                    {
+                        "reply" => $"reply from {echo.From}: seq={i} time={Invariant(echo.RttMs)} ms",
+                        "noRoute" => $"seq={i}: no route to {target}",
+                        _ => $"seq={i}: no reply within {Invariant(parse.GetValue(timeout))} s",
+                    });
+                }
+
+                if (echo.Result == "reply")
+                {
+                    replies.Add(echo.RttMs);
+                }
+
+                if (i < total)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(parse.GetValue(interval)), ct);
+                }
+            }
+
+            if (!json)
+            {
+                var loss = 100.0 * (total - replies.Count) / Math.Max(1, total);
+                Console.Out.WriteLine($"--- {target} ping: {total} sent, {replies.Count} received, {Invariant(Math.Round(loss, 1))}% loss" +
+                    (replies.Count > 0 ? $", rtt min/avg/max {Invariant(replies.Min())}/{Invariant(Math.Round(replies.Average(), 3))}/{Invariant(replies.Max())} ms" : ""));
+            }
+
+            return replies.Count > 0 ? 0 : 1;
+        }));
+        return command;
+    }
+
+    private static Command TracerouteCommand()
+    {
+        var address = new Argument<string>("address") { Description = "Router address to trace." };
+        var maxHops = new Option<int>("--max-hops", "-m") { Description = "Give up after this many hops.", DefaultValueFactory = _ => 30 };
+        var timeout = new Option<double>("--timeout", "-W") { Description = "Seconds to wait for each hop.", DefaultValueFactory = _ => 2 };
+        var command = new Command("traceroute", "Show each router on the path to another router, with round-trip times.") { address, maxHops, timeout, JsonOption };
+        command.SetAction((parse, ct) => WithClient(parse, async client =>
+        {
+            var target = parse.GetValue(address)!;
+            if (!RouterAddress.TryParse(target, out _))
+            {
+                Console.Error.WriteLine($"router: '{target}' is not a router address (64 hex digits, optionally grouped with '-')");
+                return 1;
+            }
+
+            var json = parse.GetValue(JsonOption);
+            var hops = new List<EchoResponse>();
+            for (var hop = 1; hop <= parse.GetValue(maxHops); hop++)
+            {
+                var echo = await client.PostAsync(
+                    $"v1/echo?to={Uri.EscapeDataString(target)}&hopLimit={hop}&timeoutMs={(int)(parse.GetValue(timeout) * 1000)}",
+                    new ByteArrayContent([]), ApiJson.Default.EchoResponse, ct);
+                hops.Add(echo);
+                if (!json)
+                {
+                    Console.Out.WriteLine(echo.Result switch
+                    {
+                        "noRoute" => $"{hop,2}  no route to {target}",
+                        "timeout" => $"{hop,2}  *",
+                        _ => $"{hop,2}  {echo.From}  {Invariant(echo.RttMs)} ms",
+                    });
+                }
+
+                if (echo.Result is "reply" or "noRoute")
+                {
+                    break;
+                }
+            }
+
+            if (json)
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(hops, ApiJson.Default.IReadOnlyListEchoResponse));
+            }
+
+            return hops.Count > 0 && hops[^1].Result == "reply" ? 0 : 1;
+        }));
+        return command;
+    }
+
+    private static string Invariant(double value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Shows a payload as text when it is printable UTF-8, else by size.</summary>
     private static string Describe(byte[] payload, bool written)

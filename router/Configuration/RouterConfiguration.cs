@@ -20,6 +20,7 @@ internal sealed class RouterConfiguration
         nameof(RouterOptions.KeyFile), nameof(RouterOptions.ApiSocket), nameof(RouterOptions.PluginsDirectory),
         nameof(RouterOptions.MaxMessageBytes), nameof(RouterOptions.ReassemblyBufferBytes),
         "ReassemblyTimeoutSeconds", nameof(RouterOptions.HopLimit), nameof(RouterOptions.InboxMessages),
+        "HelloIntervalSeconds", "UpdateIntervalSeconds", "MaxRoutes",
     ];
 
     private RouterConfiguration(string filePath, IConfigurationRoot root)
@@ -155,6 +156,24 @@ internal sealed class RouterConfiguration
             ReassemblyTimeout = TimeSpan.FromSeconds(ReadDouble(section, "ReassemblyTimeoutSeconds", defaults.ReassemblyTimeout.TotalSeconds, 0.1, 3600, problems)),
             HopLimit = (byte)ReadInt(section, "HopLimit", defaults.HopLimit, 1, 255, problems),
             InboxMessages = ReadInt(section, "InboxMessages", defaults.InboxMessages, 0, 1_000_000, problems),
+            Routing = ReadRouting(section, defaults.Routing, problems),
+        };
+    }
+
+    private static Routing.RoutingOptions ReadRouting(IConfigurationSection section, Routing.RoutingOptions defaults, List<string> problems)
+    {
+        var hello = ReadDouble(section, "HelloIntervalSeconds", defaults.HelloInterval.TotalSeconds, 0.05, 60, problems);
+        var update = ReadDouble(section, "UpdateIntervalSeconds", defaults.UpdateInterval.TotalSeconds, 0.1, 600, problems);
+        if (update < hello)
+        {
+            problems.Add($"{section.Path}:UpdateIntervalSeconds ({update}) must not be shorter than HelloIntervalSeconds ({hello}).");
+        }
+
+        return defaults with
+        {
+            HelloInterval = TimeSpan.FromSeconds(hello),
+            UpdateInterval = TimeSpan.FromSeconds(update),
+            MaxRoutes = ReadInt(section, "MaxRoutes", defaults.MaxRoutes, 1, 10_000_000, problems),
         };
     }
 

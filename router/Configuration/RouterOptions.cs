@@ -28,4 +28,7 @@ internal sealed record RouterOptions
 
     /// <summary>Messages kept for local delivery while no listener is connected.</summary>
     public int InboxMessages { get; init; } = 1024;
+
+    /// <summary>Routing timers and limits (docs/routing.md).</summary>
+    public Routing.RoutingOptions Routing { get; init; } = new();
 }

@@ -24,6 +24,7 @@ internal sealed partial class NetmodHost : IHostedService
     private readonly RouterIdentity _identity;
     private readonly Switch _switch;
     private readonly NeighbourTable _neighbours;
+    private readonly RoutingService _routing;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -37,6 +38,7 @@ internal sealed partial class NetmodHost : IHostedService
         RouterIdentity identity,
         Switch @switch,
         NeighbourTable neighbours,
+        RoutingService routing,
         ILoggerFactory loggerFactory,
         TimeProvider time)
     {
@@ -45,6 +47,7 @@ internal sealed partial class NetmodHost : IHostedService
         _identity = identity;
         _switch = @switch;
         _neighbours = neighbours;
+        _routing = routing;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<NetmodHost>();
         _time = time;
@@ -128,6 +131,7 @@ internal sealed partial class NetmodHost : IHostedService
             await foreach (var e in instance.Netmod.NeighbourEvents.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 _neighbours.Apply(instance, e);
+                await _routing.PostAsync(instance, e, cancellationToken).ConfigureAwait(false);
                 var address = e.Address.IsNone ? "(unknown)" : e.Address.ToString();
                 if (e.Kind == NeighbourEventKind.Up)
                 {

@@ -197,6 +197,8 @@ internal static partial class RouterApp
         services.AddSingleton(enabled);
         services.AddSingleton<RouteTable>();
         services.AddSingleton<NeighbourTable>();
+        services.AddSingleton(options.Routing);
+        services.AddSingleton<RoutingService>();
         services.AddSingleton<SwitchCounters>();
         services.AddSingleton(_ => new Inbox(options.InboxMessages));
         services.AddSingleton(sp => new LocalDelivery(
@@ -205,19 +207,25 @@ internal static partial class RouterApp
             options.ReassemblyTimeout,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<LocalDelivery>>()));
-        services.AddSingleton(sp => new Switch(
-            identity.Address,
-            sp.GetRequiredService<RouteTable>(),
-            sp.GetRequiredService<LocalDelivery>(),
-            options.MaxMessageBytes,
-            sp.GetRequiredService<SwitchCounters>()));
         services.AddSingleton(sp => new MessageSender(
             identity.Address,
             sp.GetRequiredService<RouteTable>(),
             sp.GetRequiredService<LocalDelivery>(),
             options.MaxMessageBytes,
             options.HopLimit));
+        services.AddSingleton(sp => new EchoService(identity.Address, sp.GetRequiredService<MessageSender>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new Switch(
+            identity.Address,
+            sp.GetRequiredService<RouteTable>(),
+            sp.GetRequiredService<LocalDelivery>(),
+            sp.GetRequiredService<RoutingService>(),
+            sp.GetRequiredService<EchoService>(),
+            options.MaxMessageBytes,
+            sp.GetRequiredService<SwitchCounters>()));
         services.AddSingleton<NetmodHost>();
+
+        // Routing starts first (its engine must exist when neighbours come up) and stops last.
+        services.AddHostedService(sp => sp.GetRequiredService<RoutingService>());
         services.AddHostedService(sp => sp.GetRequiredService<NetmodHost>());
         services.AddSingleton<RouterStatus>();
 

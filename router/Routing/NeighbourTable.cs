@@ -7,20 +7,17 @@ namespace Router.Routing;
 internal sealed record Neighbour(NetmodInstance Netmod, NeighbourId Id, RouterAddress Address, string RemoteEndpoint, DateTimeOffset Since);
 
 /// <summary>
-/// The neighbours every netmod reports, and the direct routes they give. Today the route
-/// table holds only these direct routes; the routing protocol will add routes through them.
-/// When several links reach one router, the one that came up first is used.
+/// The live links every netmod reports, for status. (Routes through them are the routing
+/// protocol's business: see <see cref="RoutingService"/>.)
 /// </summary>
 internal sealed class NeighbourTable
 {
     private readonly object _gate = new();
     private readonly List<Neighbour> _neighbours = [];
-    private readonly RouteTable _routes;
     private readonly TimeProvider _time;
 
-    public NeighbourTable(RouteTable routes, TimeProvider time)
+    public NeighbourTable(TimeProvider time)
     {
-        _routes = routes;
         _time = time;
     }
 
@@ -41,8 +38,6 @@ internal sealed class NeighbourTable
             {
                 _neighbours.Add(new Neighbour(netmod, e.Neighbour, e.Address, e.RemoteEndpoint, _time.GetUtcNow()));
             }
-
-            PublishRoutes();
         }
     }
 
@@ -52,21 +47,6 @@ internal sealed class NeighbourTable
         lock (_gate)
         {
             _neighbours.RemoveAll(n => n.Netmod == netmod);
-            PublishRoutes();
         }
-    }
-
-    private void PublishRoutes()
-    {
-        var routes = new Dictionary<RouterAddress, NextHop>();
-        foreach (var n in _neighbours)
-        {
-            if (!n.Address.IsNone)
-            {
-                routes.TryAdd(n.Address, new NextHop(n.Netmod, n.Id, n.Address));
-            }
-        }
-
-        _routes.Publish(routes);
     }
 }

@@ -8,6 +8,24 @@ internal enum FrameKind : byte
 {
     /// <summary>A slice of an application message for the destination router.</summary>
     Message = 1,
+
+    /// <summary>Routing: link measurement, to one neighbour (hop limit 1).</summary>
+    Hello = 2,
+
+    /// <summary>Routing: routes offered to one neighbour (hop limit 1).</summary>
+    Update = 3,
+
+    /// <summary>Routing: a request for a newer sequence number, to one neighbour (hop limit 1).</summary>
+    SeqnoRequest = 4,
+
+    /// <summary>Echo request (ping, traceroute), routed to the destination.</summary>
+    EchoRequest = 5,
+
+    /// <summary>Echo reply, routed back to the requester.</summary>
+    EchoReply = 6,
+
+    /// <summary>An echo request ran out of hops here; routed back to its source with the request's header.</summary>
+    HopLimitExceeded = 7,
 }
 
 /// <summary>Why a frame was rejected by the parser.</summary>
@@ -88,7 +106,7 @@ internal readonly struct FrameHeader
         }
 
         var kind = (FrameKind)frame[1];
-        if (kind != FrameKind.Message)
+        if (kind is < FrameKind.Message or > FrameKind.HopLimitExceeded)
         {
             return FrameError.UnknownKind;
         }
@@ -117,6 +135,9 @@ internal readonly struct FrameHeader
             offset);
         return FrameError.None;
     }
+
+    /// <summary>Whether frames of this kind go only to a neighbour and are handled there, never forwarded.</summary>
+    public static bool IsLinkLocal(FrameKind kind) => kind is FrameKind.Hello or FrameKind.Update or FrameKind.SeqnoRequest;
 
     /// <summary>Writes the header into the first <see cref="Size"/> bytes of <paramref name="destination"/>.</summary>
     public void Write(Span<byte> destination)

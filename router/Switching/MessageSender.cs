@@ -38,9 +38,41 @@ internal sealed class MessageSender
 
     public int MaxMessageBytes => _maxMessageBytes;
 
+    public byte HopLimit => _hopLimit;
+
+    public uint NextMessageId() => unchecked((uint)Interlocked.Increment(ref _nextMessageId));
+
+    /// <summary>Sends a payload that fits in one frame (echo and notices) towards <paramref name="destination"/>.</summary>
+    public async ValueTask<OriginateResult> SendFrameAsync(FrameKind kind, RouterAddress destination, uint messageId, ReadOnlyMemory<byte> payload, byte hopLimit, CancellationToken cancellationToken)
+    {
+        if (!_routes.TryGetNextHop(destination, out var next))
+        {
+            return OriginateResult.NoRoute;
+        }
+
+        var length = FrameHeader.Size + payload.Length;
+        if (length > next.Netmod.MaxFrameSize)
+        {
+            return OriginateResult.TooLarge;
+        }
+
+        var buffer = FrameBuffers.Rent(length);
+        try
+        {
+            new FrameHeader(kind, hopLimit, destination, _local, messageId, (uint)payload.Length, 0).Write(buffer);
+            payload.Span.CopyTo(buffer.AsSpan(FrameHeader.Size));
+            var result = await next.Netmod.Netmod.SendAsync(next.Neighbour, buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            return result == SendResult.Sent ? OriginateResult.Sent : OriginateResult.LinkLost;
+        }
+        finally
+        {
+            FrameBuffers.Return(buffer);
+        }
+    }
+
     public async Task<(OriginateResult Result, uint MessageId)> SendAsync(RouterAddress destination, ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
     {
-        var messageId = unchecked((uint)Interlocked.Increment(ref _nextMessageId));
+        var messageId = NextMessageId();
         if (message.Length > _maxMessageBytes)
         {
             return (OriginateResult.TooLarge, messageId);

@@ -9,7 +9,8 @@ namespace Router.Switching;
 /// The frame path. One loop per netmod reads its incoming channel; for each frame:
 /// <list type="number">
 /// <item>parse the header from the buffer (no allocation); malformed → counted drop;</item>
-/// <item>addressed to this router → <see cref="LocalDelivery"/>;</item>
+/// <item>addressed to this router → by kind: messages to <see cref="LocalDelivery"/>, routing
+///   frames to <see cref="RoutingService"/>, echo to <see cref="EchoService"/>;</item>
 /// <item>otherwise decrement the hop limit in place, look up the next hop in the
 ///   <see cref="RouteTable"/> (lock-free snapshot) and hand the same buffer to that netmod;
 ///   no route, hop limit spent, or a send that fails → counted drop.</item>
@@ -23,13 +24,17 @@ internal sealed class Switch
     private readonly RouterAddress _local;
     private readonly RouteTable _routes;
     private readonly LocalDelivery _delivery;
+    private readonly RoutingService _routing;
+    private readonly EchoService _echo;
     private readonly uint _maxMessageLength;
 
-    public Switch(RouterAddress local, RouteTable routes, LocalDelivery delivery, int maxMessageBytes, SwitchCounters counters)
+    public Switch(RouterAddress local, RouteTable routes, LocalDelivery delivery, RoutingService routing, EchoService echo, int maxMessageBytes, SwitchCounters counters)
     {
         _local = local;
         _routes = routes;
         _delivery = delivery;
+        _routing = routing;
+        _echo = echo;
         _maxMessageLength = (uint)maxMessageBytes;
         Counters = counters;
     }
@@ -90,13 +95,18 @@ internal sealed class Switch
             if (header.Destination == _local)
             {
                 Counters.CountDelivered();
-                _delivery.Accept(header, frame.Span[FrameHeader.Size..]);
+                await DeliverLocallyAsync(input, frame, header, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
-            if (header.HopLimit <= 1)
+            if (header.HopLimit <= 1 || FrameHeader.IsLinkLocal(header.Kind))
             {
                 Counters.CountDrop(DropReason.HopLimitExceeded);
+                if (header.Kind == FrameKind.EchoRequest)
+                {
+                    await _echo.HopLimitExceededAsync(header, frame.Memory[..FrameHeader.Size], cancellationToken).ConfigureAwait(false);
+                }
+
                 return;
             }
 
@@ -130,6 +140,25 @@ internal sealed class Switch
         finally
         {
             frame.Release();
+        }
+    }
+
+    /// <summary>Hands a frame addressed to this router to whoever handles its kind.</summary>
+    private ValueTask DeliverLocallyAsync(NetmodInstance input, InboundFrame frame, in FrameHeader header, CancellationToken cancellationToken)
+    {
+        var payload = frame.Memory[FrameHeader.Size..];
+        switch (header.Kind)
+        {
+            case FrameKind.Message:
+                _delivery.Accept(header, payload.Span);
+                return ValueTask.CompletedTask;
+            case FrameKind.Hello or FrameKind.Update or FrameKind.SeqnoRequest:
+                return _routing.PostAsync(input, frame.From, header, payload.Span, cancellationToken);
+            case FrameKind.EchoRequest:
+                return _echo.ReplyAsync(header, payload, cancellationToken);
+            default:
+                _echo.Complete(header, payload.Span);
+                return ValueTask.CompletedTask;
         }
     }
 

@@ -91,6 +91,16 @@ internal sealed partial class RouterProcess : IAsyncDisposable
         WaitForAsync(async () => (await StatusAsync()).GetProperty("peers").EnumerateArray()
             .Any(p => p.GetProperty("address").GetString() == address && p.GetProperty("state").GetString() == "up"), timeout, $"peer {address} up");
 
+    public async Task<JsonElement[]> RoutesAsync()
+    {
+        var result = await Cli.RunAsync("routes", "--json", "--api", ApiSocket);
+        Assert.True(result.ExitCode == 0, $"router routes failed: {result.Stderr}");
+        return JsonDocument.Parse(result.Stdout).RootElement.EnumerateArray().ToArray();
+    }
+
+    public async Task<bool> HasRouteAsync(string destination) =>
+        (await RoutesAsync()).Any(r => r.GetProperty("destination").GetString() == destination);
+
     public Task WaitForNoPeerUpAsync(TimeSpan timeout) =>
         WaitForAsync(async () => !(await StatusAsync()).GetProperty("peers").EnumerateArray()
             .Any(p => p.GetProperty("state").GetString() == "up"), timeout, "all peers down");
@@ -249,12 +259,12 @@ internal sealed class TestMesh : IDisposable
     }
 
     /// <summary>Writes NAME/config.json with an inet netmod listening on <paramref name="port"/> and fast timers.</summary>
-    public string Config(string name, int port, IEnumerable<int>? peerPorts = null, string? extraNetmods = null, string? pluginsDirectory = null)
+    public string Config(string name, int port, IEnumerable<int>? peerPorts = null, string? extraNetmods = null, string? pluginsDirectory = null, string? routerExtra = null)
     {
         var dir = Path.Combine(Root, name);
         System.IO.Directory.CreateDirectory(dir);
         var peers = string.Join(", ", (peerPorts ?? []).Select(p => $"\"127.0.0.1:{p}\""));
-        var plugins = pluginsDirectory is null ? "" : $", \"PluginsDirectory\": {JsonSerializer.Serialize(pluginsDirectory)}";
+        var plugins = (pluginsDirectory is null ? "" : $", \"PluginsDirectory\": {JsonSerializer.Serialize(pluginsDirectory)}") + routerExtra;
         var json = $$"""
             {
               "Router": { "KeyFile": "router.key", "ApiSocket": "router.sock"{{plugins}} },

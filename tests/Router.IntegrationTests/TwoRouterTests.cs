@@ -42,7 +42,7 @@ public sealed class TwoRouterTests : IAsyncLifetime
         var payload = RandomNumberGenerator.GetBytes(1024 * 1024);
         await File.WriteAllBytesAsync(file, payload);
         var received = Path.Combine(_mesh.Root, "received.bin");
-        await TransferAsync(file, received, from: _a, to: _b, addressB);
+        await Transfer.FileAsync(file, received, from: _a, to: _b, addressB);
         Assert.Equal(SHA256.HashData(payload), SHA256.HashData(await File.ReadAllBytesAsync(received)));
 
         // Restart B: same key, same address; the link comes back by itself.
@@ -56,31 +56,8 @@ public sealed class TwoRouterTests : IAsyncLifetime
         // And carries traffic again, this time from B to A.
         var back = Path.Combine(_mesh.Root, "back.bin");
         await _b.WaitForPeerUpAsync(addressA, TimeSpan.FromSeconds(20));
-        await TransferAsync(file, back, from: _b, to: _a, addressA);
+        await Transfer.FileAsync(file, back, from: _b, to: _a, addressA);
         Assert.Equal(payload, await File.ReadAllBytesAsync(back));
-    }
-
-    private static async Task TransferAsync(string file, string output, RouterProcess from, RouterProcess to, string toAddress)
-    {
-        var lines = new List<string>();
-        using var listen = Cli.Start(l => { lock (lines) lines.Add(l); }, "listen", "--api", to.ApiSocket, "--out", output, "--count", "1");
-        try
-        {
-            await RouterProcess.WaitForAsync(() => { lock (lines) return lines.Any(l => l.Contains("listening", StringComparison.Ordinal)); }, TimeSpan.FromSeconds(20), "listen to start");
-            var sent = await Cli.RunAsync("send", "--api", from.ApiSocket, "--to", toAddress, "--file", file);
-            Assert.True(sent.ExitCode == 0, sent.Stderr);
-            Assert.Contains("sent 1048576 bytes", sent.Stdout, StringComparison.Ordinal);
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await listen.WaitForExitAsync(timeout.Token);
-            Assert.Equal(0, listen.ExitCode);
-        }
-        finally
-        {
-            if (!listen.HasExited)
-            {
-                listen.Kill();
-            }
-        }
     }
 
     [Fact]

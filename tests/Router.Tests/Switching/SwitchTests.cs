@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Router.Hosting;
+using Router.Identity;
 using Router.Plugins;
 using Router.Routing;
 using Router.Sdk;
@@ -13,7 +14,7 @@ public sealed class SwitchTests : IDisposable
     private static readonly NeighbourId FromA = new(1);
     private static readonly NeighbourId ToC = new(2);
 
-    private readonly RouterAddress _self = TestAddresses.Random();
+    private readonly RouterIdentity _identity = RouterIdentity.Create();
     private readonly RouterAddress _a = TestAddresses.Random();
     private readonly RouterAddress _c = TestAddresses.Random();
     private readonly RouteTable _routes = new();
@@ -26,14 +27,19 @@ public sealed class SwitchTests : IDisposable
     public SwitchTests()
     {
         _delivery = new LocalDelivery(_inbox, 1 << 20, TimeSpan.FromSeconds(30), TimeProvider.System, NullLogger<LocalDelivery>.Instance);
-        _switch = new Switch(_self, _routes, _delivery, 1 << 20, new SwitchCounters());
+        var routing = new RoutingService(_identity, new RoutingOptions(), _routes, TimeProvider.System, NullLogger<RoutingService>.Instance);
+        var sender = new MessageSender(_self, _routes, _delivery, 1 << 20, 64);
+        _switch = new Switch(_self, _routes, _delivery, routing, new EchoService(_self, sender, TimeProvider.System), 1 << 20, new SwitchCounters());
         _instance = Instance(_link);
         _link.Neighbours.Add(FromA);
         _link.Neighbours.Add(ToC);
-        var neighbours = new NeighbourTable(_routes, TimeProvider.System);
-        neighbours.Apply(_instance, new NeighbourEvent(NeighbourEventKind.Up, FromA, _a, "a"));
-        neighbours.Apply(_instance, new NeighbourEvent(NeighbourEventKind.Up, ToC, _c, "c"));
+        _routes.Publish([
+            new(_a, new NextHop(_instance, FromA, _a)),
+            new(_c, new NextHop(_instance, ToC, _c)),
+        ]);
     }
+
+    private RouterAddress _self => _identity.Address;
 
     internal static NetmodInstance Instance(Netmod netmod) =>
         new(new NetmodPlugin(netmod.Capabilities.Name, new NoFactory(), "memory", new Version(1, 0), SdkVersion.Current, null), netmod);
@@ -92,16 +98,19 @@ public sealed class SwitchTests : IDisposable
         _link.Inject(FromA, Frame(unknown, _a, 10, 1, 1, 0, [0]));          // no route
         _link.Inject(FromA, Frame(_c, _a, 1, 1, 1, 0, [0]));                // hop limit spent
         _link.Inject(FromA, Frame(_a, _c, 10, 1, 1, 0, [0]));               // back where it came from
+        var linkLocal = Frame(_c, _a, 10, 0, 16, 0, new byte[16]);
+        linkLocal[1] = 2;                                                    // a hello for another router: never forwarded
+        _link.Inject(FromA, linkLocal);
         var badVersion = Frame(_c, _a, 10, 1, 1, 0, [0]);
         badVersion[0] = 9;
         _link.Inject(FromA, badVersion);
         await RunUntilDrainedAsync();
 
         var counters = _switch.Counters;
-        Assert.Equal(5, counters.Received);
+        Assert.Equal(6, counters.Received);
         Assert.Equal(1, counters.Drops(DropReason.Malformed));
         Assert.Equal(1, counters.Drops(DropReason.NoRoute));
-        Assert.Equal(1, counters.Drops(DropReason.HopLimitExceeded));
+        Assert.Equal(2, counters.Drops(DropReason.HopLimitExceeded));
         Assert.Equal(1, counters.Drops(DropReason.WouldReturnToSender));
         Assert.Equal(1, counters.Drops(DropReason.UnknownVersion));
         Assert.Equal(0, _link.Sent);
@@ -134,7 +143,11 @@ public sealed class SwitchTests : IDisposable
         Assert.True(allocated < 1000, $"forwarding 10,000 frames allocated {allocated} bytes");
     }
 
-    public void Dispose() => _delivery.Dispose();
+    public void Dispose()
+    {
+        _delivery.Dispose();
+        _identity.Dispose();
+    }
 
     private sealed class NoFactory : INetmodFactory
     {
