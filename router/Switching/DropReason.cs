@@ -26,12 +26,18 @@ internal sealed class SwitchCounters
     private long _received;
     private long _forwarded;
     private long _delivered;
+    private long _resliced;
 
     public long Received => Interlocked.Read(ref _received);
 
     public long Forwarded => Interlocked.Read(ref _forwarded);
 
     public long DeliveredLocally => Interlocked.Read(ref _delivered);
+
+    /// <summary>Forwarded frames cut into smaller slices for the next hop's link.</summary>
+    public long Resliced => Interlocked.Read(ref _resliced);
+
+    public void CountResliced() => Interlocked.Increment(ref _resliced);
 
     public void CountReceived() => Interlocked.Increment(ref _received);
 

@@ -136,6 +136,11 @@ internal readonly struct FrameHeader
         return FrameError.None;
     }
 
+    public const int OffsetOffset = 76;
+
+    /// <summary>Rewrites the slice offset of a frame in place (for re-slicing at a relay).</summary>
+    public static void WriteOffset(Span<byte> frame, uint offset) => BinaryPrimitives.WriteUInt32BigEndian(frame[OffsetOffset..], offset);
+
     /// <summary>Whether frames of this kind go only to a neighbour and are handled there, never forwarded.</summary>
     public static bool IsLinkLocal(FrameKind kind) => kind is FrameKind.Hello or FrameKind.Update or FrameKind.SeqnoRequest;
 
@@ -150,6 +155,6 @@ internal readonly struct FrameHeader
         Source.Write(destination.Slice(36, RouterAddress.Length));
         BinaryPrimitives.WriteUInt32BigEndian(destination[68..], MessageId);
         BinaryPrimitives.WriteUInt32BigEndian(destination[72..], MessageLength);
-        BinaryPrimitives.WriteUInt32BigEndian(destination[76..], Offset);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[OffsetOffset..], Offset);
     }
 }

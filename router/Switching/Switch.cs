@@ -127,7 +127,13 @@ internal sealed class Switch
 
             if (frame.Length > next.Netmod.MaxFrameSize)
             {
-                Counters.CountDrop(DropReason.NextHopTooSmall);
+                if (header.Kind != FrameKind.Message)
+                {
+                    Counters.CountDrop(DropReason.NextHopTooSmall);
+                    return;
+                }
+
+                await ForwardInSlicesAsync(next, frame, header, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
@@ -140,6 +146,41 @@ internal sealed class Switch
         finally
         {
             frame.Release();
+        }
+    }
+
+    /// <summary>
+    /// Cuts a message slice that is too long for the next hop's link into slices that fit,
+    /// each with the same header and its own offset. The destination reassembles by offset,
+    /// so it does not matter where along the path a slice was cut.
+    /// </summary>
+    private async ValueTask ForwardInSlicesAsync(NextHop next, InboundFrame frame, FrameHeader header, CancellationToken cancellationToken)
+    {
+        var capacity = next.Netmod.MaxFrameSize - FrameHeader.Size;
+        var buffer = FrameBuffers.Rent(next.Netmod.MaxFrameSize);
+        try
+        {
+            var payloadLength = frame.Length - FrameHeader.Size;
+            for (var position = 0; position < payloadLength; position += capacity)
+            {
+                var length = Math.Min(capacity, payloadLength - position);
+                frame.Buffer.AsSpan(0, FrameHeader.Size).CopyTo(buffer);
+                FrameHeader.WriteOffset(buffer, header.Offset + (uint)position);
+                frame.Buffer.AsSpan(FrameHeader.Size + position, length).CopyTo(buffer.AsSpan(FrameHeader.Size));
+                var result = await next.Netmod.Netmod.SendAsync(next.Neighbour, buffer.AsMemory(0, FrameHeader.Size + length), cancellationToken).ConfigureAwait(false);
+                if (result != SendResult.Sent)
+                {
+                    CountSend(result);
+                    return;
+                }
+            }
+
+            Counters.CountForwarded();
+            Counters.CountResliced();
+        }
+        finally
+        {
+            FrameBuffers.Return(buffer);
         }
     }
 

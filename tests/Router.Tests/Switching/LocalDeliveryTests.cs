@@ -75,12 +75,12 @@ public class LocalDeliveryTests
     public async Task MessageSender_LargeMessage_IsSlicedToTheNextHopsFrameSize()
     {
         var routes = new RouteTable();
-        var link = new MemoryNetmod("mem", maxFrameSize: 1080);
-        var sliceCollector = new SliceCollector(link);
+        var frames = new List<byte[]>();
+        var link = new MemoryNetmod("mem", maxFrameSize: 1080) { Recorded = frames };
         var neighbour = new NeighbourId(5);
         link.Neighbours.Add(neighbour);
         var destination = TestAddresses.Random();
-        routes.Publish([new(destination, new NextHop(SwitchTests.Instance(sliceCollector), neighbour, destination))]);
+        routes.Publish([new(destination, new NextHop(SwitchTests.Instance(link), neighbour, destination))]);
         var inbox = new Inbox(10);
         using var delivery = new LocalDelivery(inbox, 1 << 20, TimeSpan.FromSeconds(30), TimeProvider.System, NullLogger<LocalDelivery>.Instance);
         var sender = new MessageSender(Source, routes, delivery, 1 << 20, 64);
@@ -90,9 +90,9 @@ public class LocalDeliveryTests
         var (result, id) = await sender.SendAsync(destination, message, CancellationToken.None);
 
         Assert.Equal(OriginateResult.Sent, result);
-        Assert.Equal([1080, 1080, 580], sliceCollector.Frames.Select(f => f.Length));
+        Assert.Equal([1080, 1080, 580], frames.Select(f => f.Length));
         var reassembled = new byte[2500];
-        foreach (var frame in sliceCollector.Frames)
+        foreach (var frame in frames)
         {
             Assert.Equal(FrameError.None, FrameHeader.TryRead(frame, 1 << 20, out var header));
             Assert.Equal(id, header.MessageId);
@@ -103,32 +103,5 @@ public class LocalDeliveryTests
         Assert.Equal(message, reassembled);
         Assert.Equal(OriginateResult.NoRoute, (await sender.SendAsync(TestAddresses.Random(), message, CancellationToken.None)).Result);
         Assert.Equal(OriginateResult.TooLarge, (await sender.SendAsync(destination, new byte[(1 << 20) + 1], CancellationToken.None)).Result);
-    }
-
-    /// <summary>Wraps a <see cref="MemoryNetmod"/> and keeps a copy of every frame sent.</summary>
-    private sealed class SliceCollector(MemoryNetmod inner) : Netmod
-    {
-        public List<byte[]> Frames { get; } = [];
-
-        public override NetmodCapabilities Capabilities => inner.Capabilities;
-
-        public override System.Threading.Channels.ChannelReader<InboundFrame> Incoming => inner.Incoming;
-
-        public override System.Threading.Channels.ChannelReader<NeighbourEvent> NeighbourEvents => inner.NeighbourEvents;
-
-        public override Task StartAsync(CancellationToken cancellationToken) => inner.StartAsync(cancellationToken);
-
-        public override ValueTask AddPeersAsync(IReadOnlyList<string> peers, CancellationToken cancellationToken) => inner.AddPeersAsync(peers, cancellationToken);
-
-        public override ValueTask<SendResult> SendAsync(NeighbourId neighbour, ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
-        {
-            Frames.Add(frame.ToArray());
-            return inner.SendAsync(neighbour, frame, cancellationToken);
-        }
-
-        public override ValueTask<int> SendAllAsync(ReadOnlyMemory<byte> frame, NeighbourId? except, CancellationToken cancellationToken) =>
-            inner.SendAllAsync(frame, except, cancellationToken);
-
-        public override Task StopAsync(CancellationToken cancellationToken) => inner.StopAsync(cancellationToken);
     }
 }

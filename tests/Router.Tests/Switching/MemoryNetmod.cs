@@ -29,6 +29,9 @@ internal sealed class MemoryNetmod(string name, int maxFrameSize = 4096) : Netmo
 
     public int LastLength { get; private set; }
 
+    /// <summary>When set, a copy of every frame sent is added here (allocates; not for allocation tests).</summary>
+    public List<byte[]>? Recorded { get; init; }
+
     public void Inject(NeighbourId from, ReadOnlySpan<byte> frame)
     {
         var buffer = FrameBuffers.Rent(frame.Length);
@@ -49,6 +52,7 @@ internal sealed class MemoryNetmod(string name, int maxFrameSize = 4096) : Netmo
             return ValueTask.FromResult(SendResult.NoSuchNeighbour);
         }
 
+        Recorded?.Add(frame.ToArray());
         frame.Span.CopyTo(_last);
         LastLength = frame.Length;
         LastTarget = neighbour;

@@ -73,6 +73,36 @@ public sealed class SwitchTests : IDisposable
     }
 
     [Fact]
+    public async Task ProcessAsync_SliceTooLongForTheNextLink_IsCutIntoSlicesThatFit()
+    {
+        var collector = new List<byte[]>();
+        var narrow = new MemoryNetmod("narrow", maxFrameSize: 300) { Recorded = collector };
+        var far = TestAddresses.Random();
+        var hop = new NeighbourId(9);
+        narrow.Neighbours.Add(hop);
+        _routes.Publish([new(far, new NextHop(Instance(narrow), hop, far))]);
+
+        var payload = Enumerable.Range(0, 1000).Select(i => (byte)i).ToArray();
+        var frame = Frame(far, _a, 10, 77, 5000, 2000, payload);
+        var buffer = FrameBuffers.Rent(frame.Length);
+        frame.CopyTo(buffer, 0);
+        await _switch.ProcessAsync(_instance, new InboundFrame(FromA, buffer, frame.Length), CancellationToken.None);
+
+        Assert.Equal([300, 300, 300, 300], collector.Select(f => f.Length).Take(4));
+        var rebuilt = new byte[1000];
+        foreach (var slice in collector)
+        {
+            Assert.Equal(FrameError.None, FrameHeader.TryRead(slice, 1 << 20, out var header));
+            Assert.Equal((77u, 5000u, (byte)9), (header.MessageId, header.MessageLength, header.HopLimit));
+            slice.AsSpan(FrameHeader.Size).CopyTo(rebuilt.AsSpan((int)header.Offset - 2000));
+        }
+
+        Assert.Equal(payload, rebuilt);
+        Assert.Equal(1000, collector.Sum(f => f.Length - FrameHeader.Size));
+        Assert.Equal(1, _switch.Counters.Resliced);
+    }
+
+    [Fact]
     public async Task RunAsync_SlicesForThisRouter_AreReassembledInAnyOrder()
     {
         var message = Enumerable.Range(0, 250).Select(i => (byte)i).ToArray();
