@@ -73,6 +73,10 @@ internal sealed class RouterConfiguration
         }
     }
 
+    /// <summary>Configuration from memory rather than a file (routers run inside tests); paths resolve against <paramref name="directory"/>.</summary>
+    public static RouterConfiguration InMemory(IEnumerable<KeyValuePair<string, string?>> values, string directory) =>
+        new(Path.Combine(Path.GetFullPath(directory), "(memory)"), new ConfigurationBuilder().AddInMemoryCollection(values).Build());
+
     /// <summary>Resolves a path from the configuration against the configuration file's folder.</summary>
     public string ResolvePath(string path) =>
         Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(Directory, path));

@@ -10,8 +10,6 @@ using Router.Api;
 using Router.Configuration;
 using Router.Identity;
 using Router.Plugins;
-using Router.Routing;
-using Router.Switching;
 
 namespace Router.Hosting;
 
@@ -180,7 +178,6 @@ internal static partial class RouterApp
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddConfiguration(configuration.Root);
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(loggerFactory);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ListenUnixSocket(options.ApiSocket);
@@ -188,46 +185,7 @@ internal static partial class RouterApp
         });
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJson.Default));
-
-        var services = builder.Services;
-        services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(configuration);
-        services.AddSingleton(options);
-        services.AddSingleton(identity);
-        services.AddSingleton(enabled);
-        services.AddSingleton<RouteTable>();
-        services.AddSingleton<NeighbourTable>();
-        services.AddSingleton(options.Routing);
-        services.AddSingleton<RoutingService>();
-        services.AddSingleton<SwitchCounters>();
-        services.AddSingleton(_ => new Inbox(options.InboxMessages));
-        services.AddSingleton(sp => new LocalDelivery(
-            sp.GetRequiredService<Inbox>(),
-            options.ReassemblyBufferBytes,
-            options.ReassemblyTimeout,
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<LocalDelivery>>()));
-        services.AddSingleton(sp => new MessageSender(
-            identity.Address,
-            sp.GetRequiredService<RouteTable>(),
-            sp.GetRequiredService<LocalDelivery>(),
-            options.MaxMessageBytes,
-            options.HopLimit));
-        services.AddSingleton(sp => new EchoService(identity.Address, sp.GetRequiredService<MessageSender>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton(sp => new Switch(
-            identity.Address,
-            sp.GetRequiredService<RouteTable>(),
-            sp.GetRequiredService<LocalDelivery>(),
-            sp.GetRequiredService<RoutingService>(),
-            sp.GetRequiredService<EchoService>(),
-            options.MaxMessageBytes,
-            sp.GetRequiredService<SwitchCounters>()));
-        services.AddSingleton<NetmodHost>();
-
-        // Routing starts first (its engine must exist when neighbours come up) and stops last.
-        services.AddHostedService(sp => sp.GetRequiredService<RoutingService>());
-        services.AddHostedService(sp => sp.GetRequiredService<NetmodHost>());
-        services.AddSingleton<RouterStatus>();
+        builder.Services.AddRouterCore(configuration, options, identity, enabled, loggerFactory, TimeProvider.System);
 
         var app = builder.Build();
         ApiEndpoints.Map(app);
