@@ -40,15 +40,16 @@ internal sealed class LinkQuality
         }
         else
         {
-            var gap = (ushort)(hello.Seqno - _expected);
-            if (gap >= 0x8000)
+            var gap = (short)(ushort)(hello.Seqno - _expected);
+            if (gap is < 0 and > -Window)
             {
-                return; // older than expected: a duplicate or reordered hello
+                return; // a little older than expected: a duplicate or reordered hello
             }
 
-            if (gap >= Window)
+            if (gap is >= Window or <= -Window)
             {
-                // The neighbour restarted its counter or we missed a lot: start over.
+                // Far from what we expected: the neighbour restarted (its counter starts
+                // afresh) or we missed a lot. Start over rather than ignore it.
                 _history = 0;
                 _known = 0;
             }

@@ -137,14 +137,23 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
                     }
                 }
 
-                while (reader.TryRead(out var input))
+                try
                 {
-                    Handle(engine, input);
-                }
+                    while (reader.TryRead(out var input))
+                    {
+                        Handle(engine, input);
+                    }
 
-                if (Now >= next)
+                    if (Now >= next)
+                    {
+                        next = engine.Tick(Now);
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    next = engine.Tick(Now);
+                    // A bug must not freeze routing: report it and carry on with the next input.
+                    Log.Failed(_logger, e);
+                    next = Now + _options.HelloInterval;
                 }
 
                 await FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -152,10 +161,6 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-        }
-        catch (Exception e)
-        {
-            Log.Crashed(_logger, e);
         }
     }
 
@@ -299,7 +304,7 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
         [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Sending a routing frame on netmod '{Netmod}' failed: {Reason}")]
         public static partial void SendFailed(ILogger logger, string netmod, string reason);
 
-        [LoggerMessage(EventId = 3003, Level = LogLevel.Critical, Message = "The routing loop stopped unexpectedly; routes are frozen")]
-        public static partial void Crashed(ILogger logger, Exception exception);
+        [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "Routing failed to handle an input; continuing")]
+        public static partial void Failed(ILogger logger, Exception exception);
     }
 }

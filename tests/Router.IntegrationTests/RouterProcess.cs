@@ -258,25 +258,29 @@ internal sealed class TestMesh : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>Writes NAME/config.json with an inet netmod listening on <paramref name="port"/> and fast timers.</summary>
-    public string Config(string name, int port, IEnumerable<int>? peerPorts = null, string? extraNetmods = null, string? pluginsDirectory = null, string? routerExtra = null)
+    /// <summary>
+    /// Writes NAME/config.json with one netmod (inet or udp) listening on 127.0.0.1:<paramref name="port"/>,
+    /// peering with <paramref name="peerPorts"/>, with fast timers so tests are quick.
+    /// </summary>
+    public string Config(string name, int port, IEnumerable<int>? peerPorts = null, string? extraNetmods = null, string? pluginsDirectory = null, string? routerExtra = null, string netmod = "inet")
     {
         var dir = Path.Combine(Root, name);
         System.IO.Directory.CreateDirectory(dir);
         var peers = string.Join(", ", (peerPorts ?? []).Select(p => $"\"127.0.0.1:{p}\""));
         var plugins = (pluginsDirectory is null ? "" : $", \"PluginsDirectory\": {JsonSerializer.Serialize(pluginsDirectory)}") + routerExtra;
+        var netmodExtra = netmod == "udp" ? ", \"Discovery\": false" : "";
         var json = $$"""
             {
               "Router": { "KeyFile": "router.key", "ApiSocket": "router.sock"{{plugins}} },
               "Netmods": {
-                "inet": {
+                "{{netmod}}": {
                   "Enabled": true,
                   "Listen": ["127.0.0.1:{{port}}"],
                   "Peers": [{{peers}}],
                   "KeepaliveSeconds": 0.5,
                   "DeadPeerTimeoutSeconds": 3,
                   "ReconnectMinSeconds": 0.2,
-                  "ReconnectMaxSeconds": 1
+                  "ReconnectMaxSeconds": 1{{netmodExtra}}
                 }{{extraNetmods}}
               }
             }
@@ -285,6 +289,15 @@ internal sealed class TestMesh : IDisposable
         File.WriteAllText(path, json);
         return path;
     }
+
+    /// <summary>A free UDP port on loopback.</summary>
+    public static int FreeUdpPort()
+    {
+        using var socket = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.Client.LocalEndPoint!).Port;
+    }
+
+    public static int FreePort(string netmod) => netmod == "udp" ? FreeUdpPort() : FreePort();
 
     public void Dispose()
     {

@@ -43,7 +43,7 @@ public sealed class StartupTests : IDisposable
             Assert.Contains("Netmods:inet:Peers[0]", output, StringComparison.Ordinal);
             Assert.Contains("Netmods:inet:MaxFrameSize", output, StringComparison.Ordinal);
             Assert.Contains("Netmods:lora is enabled, but no netmod named 'lora' was found", output, StringComparison.Ordinal);
-            Assert.Contains("(found: inet)", output, StringComparison.Ordinal);
+            Assert.Contains("(found: inet, udp)", output, StringComparison.Ordinal);
             Assert.False(File.Exists(Path.Combine(dir, "router.sock")));
         }
     }

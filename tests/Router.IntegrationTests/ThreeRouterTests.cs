@@ -4,10 +4,10 @@ using System.Text.Json;
 namespace Router.IntegrationTests;
 
 /// <summary>
-/// Three real routers in a line, A — B — C, linked by inet on loopback (A and C are not
+/// Three real routers in a line, A — B — C, linked by one netmod on loopback (A and C are not
 /// linked): traffic from A reaches C through B, and routes follow B going away and returning.
 /// </summary>
-public sealed class ThreeRouterTests : IAsyncLifetime
+public abstract class ThreeRouterTests(string netmod) : IAsyncLifetime
 {
     private const string FastRouting = """, "HelloIntervalSeconds": 0.5, "UpdateIntervalSeconds": 2""";
     private readonly TestMesh _mesh = new();
@@ -17,12 +17,12 @@ public sealed class ThreeRouterTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var portA = TestMesh.FreePort();
-        var portB = TestMesh.FreePort();
-        var portC = TestMesh.FreePort();
-        _a = new RouterProcess(_mesh.Config("a", portA, routerExtra: FastRouting));
-        _b = new RouterProcess(_mesh.Config("b", portB, peerPorts: [portA], routerExtra: FastRouting));
-        _c = new RouterProcess(_mesh.Config("c", portC, peerPorts: [portB], routerExtra: FastRouting));
+        var portA = TestMesh.FreePort(netmod);
+        var portB = TestMesh.FreePort(netmod);
+        var portC = TestMesh.FreePort(netmod);
+        _a = new RouterProcess(_mesh.Config("a", portA, routerExtra: FastRouting, netmod: netmod));
+        _b = new RouterProcess(_mesh.Config("b", portB, peerPorts: [portA], routerExtra: FastRouting, netmod: netmod));
+        _c = new RouterProcess(_mesh.Config("c", portC, peerPorts: [portB], routerExtra: FastRouting, netmod: netmod));
         await Task.WhenAll(_a.StartAsync(), _b.StartAsync(), _c.StartAsync());
     }
 
@@ -46,7 +46,7 @@ public sealed class ThreeRouterTests : IAsyncLifetime
 
         var routeToC = (await _a.RoutesAsync()).Single(r => r.GetProperty("destination").GetString() == c);
         Assert.Equal(b, routeToC.GetProperty("nextHop").GetString());
-        Assert.Equal("inet", routeToC.GetProperty("netmod").GetString());
+        Assert.Equal(netmod, routeToC.GetProperty("netmod").GetString());
 
         // traceroute shows B, then C.
         var trace = await Cli.RunAsync("traceroute", c, "--api", _a.ApiSocket, "--json");
@@ -83,7 +83,12 @@ public sealed class ThreeRouterTests : IAsyncLifetime
 
         await _b.StartAsync();
         await RouterProcess.WaitForAsync(() => _a.HasRouteAsync(c), limit, "A's route to C to return");
+        await RouterProcess.WaitForAsync(() => _c.HasRouteAsync(a), limit, "C's route to A to return");
         var again = await Cli.RunAsync("ping", c, "--api", _a.ApiSocket, "--count", "1");
         Assert.True(again.ExitCode == 0, again.Stdout + again.Stderr);
     }
 }
+
+public sealed class ThreeRoutersOverInet() : ThreeRouterTests("inet");
+
+public sealed class ThreeRoutersOverUdp() : ThreeRouterTests("udp");

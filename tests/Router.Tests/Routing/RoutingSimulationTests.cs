@@ -8,6 +8,7 @@ namespace Router.Tests.Routing;
 /// (hello interval 1 s, update interval 4 s, link latency 1 ms unless stated).
 /// The loop check runs after every event that changed any router's routes.
 /// </summary>
+[Collection(CpuHeavyCollection.Name)]
 public class RoutingSimulationTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Second = TimeSpan.FromSeconds(1);

@@ -1,0 +1,74 @@
+namespace Router.Netmods.Udp;
+
+/// <summary>
+/// What the udp netmod counted since it was created: datagrams in, frames delivered, and every
+/// reason a datagram was dropped. Thread-safe; read for tests and diagnostics. Successful
+/// paths count with one uncontended interlocked add; drops are rare.
+/// </summary>
+internal sealed class UdpCounters
+{
+    private long _datagramsReceived;
+    private long _framesDelivered;
+    private long _malformed;
+    private long _notNeighbour;
+    private long _tooLarge;
+    private long _incomingFull;
+    private long _control;
+    private long _controlQueueFull;
+    private long _sendErrors;
+    private long _receiveErrors;
+
+    /// <summary>Datagrams read from any socket.</summary>
+    public long DatagramsReceived => Volatile.Read(ref _datagramsReceived);
+
+    /// <summary>Frames written to the incoming channel.</summary>
+    public long FramesDelivered => Volatile.Read(ref _framesDelivered);
+
+    /// <summary>Datagrams that failed to parse: empty, unknown type, truncated, bad magic, impossible fields.</summary>
+    public long Malformed => Volatile.Read(ref _malformed);
+
+    /// <summary>Data or keepalive datagrams from an endpoint that is no neighbour's path.</summary>
+    public long NotNeighbour => Volatile.Read(ref _notNeighbour);
+
+    /// <summary>Data datagrams longer than this router's MaxFrameSize.</summary>
+    public long TooLarge => Volatile.Read(ref _tooLarge);
+
+    /// <summary>Frames dropped because the incoming channel was full (the router is behind).</summary>
+    public long IncomingFull => Volatile.Read(ref _incomingFull);
+
+    /// <summary>Hellos, hello-acks and beacons handed to the control loop.</summary>
+    public long Control => Volatile.Read(ref _control);
+
+    /// <summary>Control datagrams dropped because the control loop was behind.</summary>
+    public long ControlQueueFull => Volatile.Read(ref _controlQueueFull);
+
+    /// <summary>Sends the kernel refused (no route, interface gone).</summary>
+    public long SendErrors => Volatile.Read(ref _sendErrors);
+
+    /// <summary>Receive calls that failed with a socket error.</summary>
+    public long ReceiveErrors => Volatile.Read(ref _receiveErrors);
+
+    public void CountReceived() => Interlocked.Increment(ref _datagramsReceived);
+
+    public void CountDelivered() => Interlocked.Increment(ref _framesDelivered);
+
+    public void CountMalformed() => Interlocked.Increment(ref _malformed);
+
+    public void CountNotNeighbour() => Interlocked.Increment(ref _notNeighbour);
+
+    public void CountTooLarge() => Interlocked.Increment(ref _tooLarge);
+
+    public void CountIncomingFull() => Interlocked.Increment(ref _incomingFull);
+
+    public void CountControl() => Interlocked.Increment(ref _control);
+
+    public void CountControlQueueFull() => Interlocked.Increment(ref _controlQueueFull);
+
+    public void CountSendError() => Interlocked.Increment(ref _sendErrors);
+
+    public void CountReceiveError() => Interlocked.Increment(ref _receiveErrors);
+
+    public override string ToString() =>
+        $"received {DatagramsReceived}, delivered {FramesDelivered}, malformed {Malformed}, not a neighbour {NotNeighbour}, " +
+        $"too large {TooLarge}, control {Control}, incoming full {IncomingFull}, control queue full {ControlQueueFull}, send errors {SendErrors}, receive errors {ReceiveErrors}";
+}

@@ -1,0 +1,545 @@
+// The udp netmod's frame paths.
+//
+// Receive: one loop per socket, each reusing one 64 KiB buffer and one SocketAddress:
+//   ReceiveFromAsync → type byte →
+//     data        LinkTable lookup by (socket, SocketAddress) → rent a frame buffer, copy the
+//                 frame out → Incoming (TryWrite: a full channel drops and counts, like a full
+//                 router queue; the loop never waits for the router)
+//     keepalive   mark the path heard
+//     hello, ack, beacon   parse, copy the address, post to the control loop (Links)
+//     anything else, or data from no neighbour   count and drop
+// Send: SendAsync → LinkTable lookup by NeighbourId → Neighbour.SendAsync, which copies the
+//   frame behind the type byte into a pooled buffer and calls SendToAsync with the path's
+//   cached SocketAddress; the kernel takes the datagram at once in the common case.
+//
+// No lock on either path. The loops read the LinkTable snapshot that Links replaces whole.
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Router.Sdk;
+
+namespace Router.Netmods.Udp;
+
+/// <summary>
+/// The udp netmod: links to other routers over UDP, configured or found by LAN discovery, and
+/// carries one frame per datagram with the udp link protocol (README.md next to this file).
+/// </summary>
+/// <remarks>
+/// One <see cref="NeighbourId"/> per remote router address, however many paths reach it.
+/// Thread-safe, as <see cref="Netmod"/> requires.
+/// </remarks>
+public sealed class UdpEndpoint : Netmod, IPeerStatusFeature
+{
+    private const int IncomingCapacity = 1024;
+    private const int EventCapacity = 1024;
+
+    // Larger than any UDP payload (65,507 bytes over IPv4, 65,527 over IPv6), so no datagram is
+    // ever truncated and an oversized one is seen whole, counted and dropped.
+    private const int ReceiveBufferBytes = 65_536;
+
+    // After this many socket errors in a row a receive loop pauses briefly, so a socket that
+    // fails persistently cannot spin a core.
+    private const int ErrorsBeforePause = 10;
+    private static readonly TimeSpan ErrorPause = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly NetmodContext _context;
+    private readonly UdpOptions _options;
+    private readonly ILogger _logger;
+    private readonly Channel<InboundFrame> _incoming;
+    private readonly Channel<NeighbourEvent> _events;
+    private readonly Links _links;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _stateLock = new();
+    private readonly List<Task> _receiveLoops = [];
+    private readonly int _maxFrameSize;
+    private volatile EndpointState _state;
+    private LinkSocket[] _sockets = [];
+    private Discovery? _discovery;
+    private Task _controlLoop = Task.CompletedTask;
+    private Task? _stopTask;
+
+    internal UdpEndpoint(NetmodContext context, UdpOptions options)
+    {
+        _context = context;
+        _options = options;
+        _maxFrameSize = options.MaxFrameSize;
+        _logger = context.LoggerFactory.CreateLogger("Router.Netmods.Udp");
+        Capabilities = new NetmodCapabilities(UdpFactory.NetmodName, options.MaxFrameSize, BroadcastCapable: false, LinkKind.PointToPoint);
+        _incoming = Channel.CreateBounded<InboundFrame>(new BoundedChannelOptions(IncomingCapacity) { FullMode = BoundedChannelFullMode.Wait });
+        _events = Channel.CreateBounded<NeighbourEvent>(new BoundedChannelOptions(EventCapacity) { FullMode = BoundedChannelFullMode.Wait });
+        _links = new Links(options, context.LocalAddress, context.Time, _logger, _events.Writer, Counters);
+        _links.AddPeers(options.Peers);
+    }
+
+    private enum EndpointState
+    {
+        Created,
+        Running,
+        Stopped,
+    }
+
+    /// <inheritdoc />
+    public override NetmodCapabilities Capabilities { get; }
+
+    /// <inheritdoc />
+    public override ChannelReader<InboundFrame> Incoming => _incoming.Reader;
+
+    /// <inheritdoc />
+    public override ChannelReader<NeighbourEvent> NeighbourEvents => _events.Reader;
+
+    /// <summary>The link sockets' addresses (with the ports chosen for port 0); empty before start.</summary>
+    internal IReadOnlyList<IPEndPoint> ListenEndpoints => Array.ConvertAll(_sockets, s => s.LocalEndPoint);
+
+    /// <summary>The link sockets, for their granted buffer sizes.</summary>
+    internal IReadOnlyList<LinkSocket> Sockets => _sockets;
+
+    /// <summary>The discovery socket's address, or null without discovery.</summary>
+    internal IPEndPoint? DiscoveryEndpoint => _discovery?.Socket.LocalEndPoint;
+
+    /// <summary>Everything counted so far.</summary>
+    internal UdpCounters Counters { get; } = new();
+
+    /// <summary>The live neighbours and their paths.</summary>
+    internal LinkTable Table => _links.Table;
+
+    /// <inheritdoc />
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        lock (_stateLock)
+        {
+            if (_state == EndpointState.Running)
+            {
+                return Task.CompletedTask;
+            }
+
+            if (_state == EndpointState.Stopped)
+            {
+                throw new InvalidOperationException("The udp netmod has been stopped; create a new one to start again.");
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            var sockets = new List<LinkSocket>();
+            Discovery? discovery = null;
+            try
+            {
+                // No Listen entries: still one socket, on a free port, to greet peers from.
+                var listen = _options.Listen.Count > 0
+                    ? _options.Listen.Select(UdpOptions.ToIPEndPoint)
+                    : [new IPEndPoint(Socket.OSSupportsIPv6 ? IPAddress.IPv6Any : IPAddress.Any, 0)];
+                foreach (var endpoint in listen)
+                {
+                    sockets.Add(LinkSocket.Bind(sockets.Count, endpoint, _options.SocketBufferBytes, isDiscovery: false));
+                }
+
+                if (_options.Discovery)
+                {
+                    discovery = Discovery.Open(_options, sockets.Count, _logger);
+                }
+            }
+            catch
+            {
+                sockets.ForEach(s => s.Dispose());
+                throw;
+            }
+
+            _sockets = [.. sockets];
+            _discovery = discovery;
+            _state = EndpointState.Running;
+            foreach (var socket in _sockets)
+            {
+                Log.Listening(_logger, socket.ToString());
+                Log.SocketBuffers(_logger, socket.ToString(), _options.SocketBufferBytes, socket.BufferMethod, socket.ReceiveBufferBytes, socket.SendBufferBytes);
+            }
+
+            _controlLoop = _links.RunAsync(_sockets, discovery, _stopping.Token);
+            foreach (var socket in _sockets)
+            {
+                _receiveLoops.Add(ReceiveLoopAsync(socket));
+            }
+
+            if (discovery is not null)
+            {
+                _receiveLoops.Add(ReceiveLoopAsync(discovery.Socket));
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public override ValueTask AddPeersAsync(IReadOnlyList<string> peers, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(peers);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_state == EndpointState.Stopped)
+        {
+            throw new InvalidOperationException("The udp netmod has been stopped; it takes no more peers.");
+        }
+
+        var errors = new List<string>();
+        var parsed = new List<HostEndpoint>(peers.Count);
+        for (var i = 0; i < peers.Count; i++)
+        {
+            if (HostEndpoint.TryParse(peers[i], allowPortZero: false, out var endpoint, out var error))
+            {
+                parsed.Add(endpoint);
+            }
+            else
+            {
+                errors.Add($"peers[{i}]: {error}");
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException($"{errors.Count} udp peer(s) are malformed, so none were added: {string.Join("; ", errors)}.", nameof(peers));
+        }
+
+        lock (_stateLock)
+        {
+            if (_state == EndpointState.Stopped)
+            {
+                throw new InvalidOperationException("The udp netmod has been stopped; it takes no more peers.");
+            }
+
+            _links.AddPeers(parsed);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public override ValueTask<SendResult> SendAsync(NeighbourId neighbour, ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
+    {
+        if (_state != EndpointState.Running)
+        {
+            return new ValueTask<SendResult>(SendResult.Stopped);
+        }
+
+        return _links.Table.ById.TryGetValue(neighbour, out var target)
+            ? target.SendAsync(frame, Counters, cancellationToken)
+            : new ValueTask<SendResult>(SendResult.NoSuchNeighbour);
+    }
+
+    /// <inheritdoc />
+    public override ValueTask<int> SendAllAsync(ReadOnlyMemory<byte> frame, NeighbourId? except, CancellationToken cancellationToken)
+    {
+        if (_state != EndpointState.Running)
+        {
+            return new ValueTask<int>(0);
+        }
+
+        var all = _links.Table.All;
+        var count = 0;
+        for (var i = 0; i < all.Length; i++)
+        {
+            if (all[i].Id == except)
+            {
+                continue;
+            }
+
+            var pending = all[i].SendAsync(frame, Counters, cancellationToken);
+            if (!pending.IsCompletedSuccessfully)
+            {
+                return SendAllSlowAsync(all, i, pending, count, frame, except, cancellationToken);
+            }
+
+            if (pending.Result == SendResult.Sent)
+            {
+                count++;
+            }
+        }
+
+        return new ValueTask<int>(count);
+    }
+
+    /// <inheritdoc />
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        lock (_stateLock)
+        {
+            if (_stopTask is null)
+            {
+                _state = EndpointState.Stopped;
+                _stopTask = StopCoreAsync(cancellationToken);
+            }
+
+            return _stopTask;
+        }
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<PeerStatus> GetPeers() => _links.GetPeers();
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> SendAllSlowAsync(
+        Neighbour[] all, int index, ValueTask<SendResult> pending, int count, ReadOnlyMemory<byte> frame, NeighbourId? except, CancellationToken cancellationToken)
+    {
+        if (await pending.ConfigureAwait(false) == SendResult.Sent)
+        {
+            count++;
+        }
+
+        for (var i = index + 1; i < all.Length; i++)
+        {
+            if (all[i].Id != except && await all[i].SendAsync(frame, Counters, cancellationToken).ConfigureAwait(false) == SendResult.Sent)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>Reads datagrams from one socket until it is closed. Never throws.</summary>
+    private async Task ReceiveLoopAsync(LinkSocket link)
+    {
+        await Task.Yield();
+        var buffer = FrameBuffers.Rent(ReceiveBufferBytes);
+        var memory = buffer.AsMemory(0, ReceiveBufferBytes);
+
+        // Filled in by every receive: the lookups below hash its bytes, so nothing is allocated.
+        var from = new SocketAddress(link.Family, SocketAddress.GetMaximumAddressSize(link.Family));
+        var failures = 0;
+        try
+        {
+            while (!_stopping.IsCancellationRequested)
+            {
+                int received;
+                try
+                {
+                    received = await link.Socket.ReceiveFromAsync(memory, SocketFlags.None, from).ConfigureAwait(false);
+                    failures = 0;
+                }
+                catch (ObjectDisposedException)
+                {
+                    return;
+                }
+                catch (SocketException) when (_stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (SocketException e)
+                {
+                    Counters.CountReceiveError();
+                    Log.ReceiveFailed(_logger, link.ToString(), e.Message);
+                    if (++failures >= ErrorsBeforePause)
+                    {
+                        await Task.Delay(ErrorPause, _context.Time, _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    }
+
+                    continue;
+                }
+
+                Counters.CountReceived();
+                try
+                {
+                    OnDatagram(link, buffer.AsSpan(0, received), from);
+                }
+                catch (Exception e)
+                {
+                    // Nothing a datagram contains reaches here (the parsers do not throw); this
+                    // is for our own bugs, and the loop carries on.
+                    Log.LoopFault(_logger, $"udp receive on {link}", e);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            Log.LoopFault(_logger, $"udp receive on {link}", e);
+        }
+        finally
+        {
+            FrameBuffers.Return(buffer);
+        }
+    }
+
+    private void OnDatagram(LinkSocket link, ReadOnlySpan<byte> datagram, SocketAddress from)
+    {
+        if (datagram.IsEmpty)
+        {
+            Counters.CountMalformed();
+            return;
+        }
+
+        var type = (DatagramType)datagram[0];
+        if (link.IsDiscovery)
+        {
+            // Only beacons are sent to the discovery port.
+            if (type == DatagramType.Beacon && Wire.ParseBeacon(datagram, out var beacon) is var status && status is ParseStatus.Valid or ParseStatus.UnsupportedVersion)
+            {
+                Post(new ControlMessage(ControlKind.Beacon, link.Index, LinkSocket.Clone(from), status, Beacon: beacon));
+            }
+            else
+            {
+                Counters.CountMalformed();
+            }
+
+            return;
+        }
+
+        switch (type)
+        {
+            case DatagramType.Data:
+                OnData(link, datagram, from);
+                break;
+            case DatagramType.Keepalive:
+                if (_links.Table.Find(link.Index, from) is { } path)
+                {
+                    path.MarkHeard();
+                }
+                else
+                {
+                    OnStranger(link, from);
+                }
+
+                break;
+            case DatagramType.Hello:
+            case DatagramType.HelloAck:
+                var helloStatus = Wire.ParseHello(datagram, out var hello);
+                if (helloStatus is ParseStatus.Valid or ParseStatus.UnsupportedVersion)
+                {
+                    var kind = type == DatagramType.Hello ? ControlKind.Hello : ControlKind.HelloAck;
+                    Post(new ControlMessage(kind, link.Index, LinkSocket.Clone(from), helloStatus, hello));
+                }
+                else
+                {
+                    Counters.CountMalformed();
+                }
+
+                break;
+            default:
+                // Unknown types, and beacons sent to a link port rather than the discovery port.
+                Counters.CountMalformed();
+                break;
+        }
+    }
+
+    private void OnData(LinkSocket link, ReadOnlySpan<byte> datagram, SocketAddress from)
+    {
+        var length = datagram.Length - Wire.DataHeaderSize;
+        if (length == 0)
+        {
+            // No datagram carries an empty frame, whoever sent it.
+            Counters.CountMalformed();
+            return;
+        }
+
+        var path = _links.Table.Find(link.Index, from);
+        if (path is null)
+        {
+            OnStranger(link, from);
+            return;
+        }
+
+        path.MarkHeard();
+
+        if (length > _maxFrameSize)
+        {
+            // Above what our hello advertised: the sender is broken or hostile.
+            Counters.CountTooLarge();
+            return;
+        }
+
+        // The SDK wants the frame at the start of its buffer, so it is copied out of the
+        // receive buffer once (no larger than a frame) rather than moved within it.
+        var bytes = FrameBuffers.Rent(length);
+        datagram[Wire.DataHeaderSize..].CopyTo(bytes);
+        Deliver(link, path.Neighbour, bytes, length);
+    }
+
+    /// <summary>
+    /// Hands a frame to the router if its neighbour's Up event is out and its Down event is not.
+    /// The loop says which neighbour it is delivering for (a full fence) before checking, and
+    /// Links waits for that to clear before writing Down, so no frame can follow its Down event.
+    /// </summary>
+    private void Deliver(LinkSocket link, Neighbour neighbour, byte[] bytes, int length)
+    {
+        link.EnterDelivery(neighbour);
+        var live = neighbour.IsDeliverable;
+        var delivered = live && _incoming.Writer.TryWrite(new InboundFrame(neighbour.Id, bytes, length));
+        link.LeaveDelivery();
+        if (delivered)
+        {
+            Counters.CountDelivered();
+            return;
+        }
+
+        FrameBuffers.Return(bytes);
+        if (live)
+        {
+            Counters.CountIncomingFull();
+        }
+        else
+        {
+            Counters.CountNotNeighbour();
+        }
+    }
+
+    private void Post(in ControlMessage message)
+    {
+        if (_links.TryPost(message))
+        {
+            Counters.CountControl();
+        }
+    }
+
+    private void OnStranger(LinkSocket link, SocketAddress from)
+    {
+        Counters.CountNotNeighbour();
+        if (_links.TryTakeStrangerToken())
+        {
+            _links.TryPost(new ControlMessage(ControlKind.Stranger, link.Index, LinkSocket.Clone(from)));
+        }
+    }
+
+    private async Task StopCoreAsync(CancellationToken cancellationToken)
+    {
+        // Leave the caller's lock before cancelling: cancellation runs callbacks inline.
+        await Task.Yield();
+        using var deadline = new CancellationTokenSource(StopTimeout, _context.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancellationToken);
+
+        // Past the deadline nobody is waiting for Down events any more; stop waiting for room.
+        using var abandon = linked.Token.Register(static links => ((Links)links!).AbandonEvents(), _links);
+        try
+        {
+            _stopping.Cancel();
+
+            // Closing the sockets ends the receive loops' pending receives.
+            foreach (var socket in _sockets)
+            {
+                socket.Dispose();
+            }
+
+            _discovery?.Dispose();
+            Task[] loops = [_controlLoop, .. _receiveLoops];
+            try
+            {
+                await Task.WhenAll(loops).WaitAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Log.StopTimedOut(_logger, StopTimeout.TotalSeconds);
+            }
+
+            // Only the control loop writes neighbours; report them down once it has finished.
+            if (_controlLoop.IsCompleted)
+            {
+                await _links.CloseAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            Log.LoopFault(_logger, "udp stop", e);
+        }
+        finally
+        {
+            _incoming.Writer.TryComplete();
+            _events.Writer.TryComplete();
+        }
+    }
+}

@@ -1,0 +1,166 @@
+using Microsoft.Extensions.Configuration;
+using Router.Configuration;
+using Router.Hosting;
+using Router.Identity;
+using Router.Plugins;
+using Router.Routing;
+using Router.Sdk;
+using Router.Sdk.Testing;
+using Router.Switching;
+
+namespace Router.Tests.Hosting;
+
+/// <summary>
+/// Whole router cores (<see cref="RouterNode"/>: routing, switch, delivery, netmod host) in one
+/// process, joined by the SDK's simulated links, on the real clock with short timers
+/// (hello 100 ms, update 400 ms).
+/// </summary>
+[Collection(CpuHeavyCollection.Name)]
+public sealed class InProcessMeshTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(15);
+    private readonly SimulatedNetwork _network = new(TimeProvider.System, seed: 1);
+    private readonly List<RouterNode> _nodes = [];
+    private readonly CapturedLogs _logs = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var node in _nodes)
+        {
+            await node.DisposeAsync();
+            node.Identity.Dispose();
+        }
+    }
+
+    private async Task<RouterNode> StartNodeAsync(params Func<RouterAddress, SimulatedNetmod>[] netmods)
+    {
+        var identity = RouterIdentity.Create();
+        var plugins = netmods.Select(create =>
+        {
+            var netmod = create(identity.Address);
+            return new NetmodPlugin(netmod.Capabilities.Name, new GivenNetmod(netmod), "memory", new Version(1, 0), SdkVersion.Current, null);
+        }).ToList();
+        var options = new RouterOptions
+        {
+            KeyFile = "unused",
+            ApiSocket = "unused",
+            PluginsDirectory = "unused",
+            Routing = new RoutingOptions { HelloInterval = TimeSpan.FromMilliseconds(100), UpdateInterval = TimeSpan.FromMilliseconds(400) },
+        };
+        var configuration = RouterConfiguration.InMemory([], Path.GetTempPath());
+        var node = new RouterNode(identity, options, plugins, configuration, _logs.Factory, TimeProvider.System);
+        _nodes.Add(node);
+        await node.StartAsync(CancellationToken.None);
+        return node;
+    }
+
+    private async Task WaitForAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Limit;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}; router warnings and errors:\n{_logs.Text}");
+            await Task.Delay(20);
+        }
+    }
+
+    private static NextHop? Route(RouterNode from, RouterNode to) =>
+        from.Get<RouteTable>().TryGetNextHop(to.Identity.Address, out var hop) ? hop : null;
+
+    [Fact]
+    public async Task Line_SixRouters_MessageCrossesFiveHopsAndIsReassembled()
+    {
+        var links = new List<SimulatedNetmod>();
+        var nodes = new List<RouterNode>();
+        for (var i = 0; i < 6; i++)
+        {
+            nodes.Add(await StartNodeAsync(address =>
+            {
+                var netmod = _network.CreateNetmod("sim", address, maxFrameSize: 1500);
+                links.Add(netmod);
+                return netmod;
+            }));
+        }
+
+        for (var i = 0; i + 1 < links.Count; i++)
+        {
+            _network.Link(links[i], links[i + 1], new LinkProperties { Latency = TimeSpan.FromMilliseconds(1) });
+        }
+
+        var (first, last) = (nodes[0], nodes[^1]);
+        await WaitForAsync(() => Route(first, last) is not null, "a route across five hops");
+
+        using var listening = new CancellationTokenSource(Limit);
+        var inbox = last.Get<Inbox>().Listen(listening.Token);
+        var message = new byte[200_000];
+        new Random(2).NextBytes(message);
+        var (result, _) = await first.Get<MessageSender>().SendAsync(last.Identity.Address, message, CancellationToken.None);
+        Assert.Equal(OriginateResult.Sent, result);
+
+        var delivered = await inbox.ReadAsync(listening.Token);
+        Assert.Equal(first.Identity.Address, delivered.From);
+        Assert.Equal(message, delivered.Payload);
+        Assert.True(nodes[2].Get<SwitchCounters>().Forwarded >= message.Length / 1500);
+    }
+
+    [Fact]
+    public async Task TwoLinks_TheBetterCarriesTraffic_AndTheOtherTakesOverWhenItFails()
+    {
+        SimulatedNetmod? fastA = null, slowA = null, fastB = null, slowB = null;
+        var a = await StartNodeAsync(x => fastA = _network.CreateNetmod("fast", x), x => slowA = _network.CreateNetmod("slow", x));
+        var b = await StartNodeAsync(x => fastB = _network.CreateNetmod("fast", x), x => slowB = _network.CreateNetmod("slow", x));
+        _network.Link(fastA!, fastB!, new LinkProperties { Latency = TimeSpan.FromMilliseconds(1) });
+        _network.Link(slowA!, slowB!, new LinkProperties { Latency = TimeSpan.FromMilliseconds(15) });
+
+        // RTT is measured over a few hellos before the difference shows in the metric.
+        await WaitForAsync(() => Route(a, b)?.Netmod.Name == "fast", "the route to use the fast link");
+
+        // The fast link goes silent (no netmod event): routing notices missing hellos. (How fast
+        // is bounded by the virtual-clock simulations, not here on a busy real clock.)
+        _network.SetLinkSilent(fastA!, fastB!, true);
+        await WaitForAsync(() => Route(a, b)?.Netmod.Name == "slow", "failover to the slow link");
+
+        // Traffic flows over the slow link.
+        using var listening = new CancellationTokenSource(Limit);
+        var inbox = b.Get<Inbox>().Listen(listening.Token);
+        Assert.Equal(OriginateResult.Sent, (await a.Get<MessageSender>().SendAsync(b.Identity.Address, new byte[5000], CancellationToken.None)).Result);
+        Assert.Equal(5000, (await inbox.ReadAsync(listening.Token)).Payload.Length);
+
+        // The fast link comes back, and wins again.
+        _network.SetLinkSilent(fastA!, fastB!, false);
+        await WaitForAsync(() => Route(a, b)?.Netmod.Name == "fast", "the route to return to the fast link");
+    }
+
+    [Fact]
+    public async Task WideThenNarrowLink_RelayCutsSlicesAndTheMessageArrivesWhole()
+    {
+        SimulatedNetmod? aWide = null, bWide = null, bNarrow = null, cNarrow = null;
+        var a = await StartNodeAsync(x => aWide = _network.CreateNetmod("wide", x, maxFrameSize: 65_536));
+        var b = await StartNodeAsync(x => bWide = _network.CreateNetmod("wide", x, maxFrameSize: 65_536), x => bNarrow = _network.CreateNetmod("narrow", x, maxFrameSize: 600));
+        var c = await StartNodeAsync(x => cNarrow = _network.CreateNetmod("narrow", x, maxFrameSize: 600));
+        _network.Link(aWide!, bWide!);
+        _network.Link(bNarrow!, cNarrow!);
+        await WaitForAsync(() => Route(a, c) is not null, "a route from A to C");
+
+        using var listening = new CancellationTokenSource(Limit);
+        var inbox = c.Get<Inbox>().Listen(listening.Token);
+        var message = new byte[150_000];
+        new Random(3).NextBytes(message);
+        Assert.Equal(OriginateResult.Sent, (await a.Get<MessageSender>().SendAsync(c.Identity.Address, message, CancellationToken.None)).Result);
+
+        Assert.Equal(message, (await inbox.ReadAsync(listening.Token)).Payload);
+        Assert.True(b.Get<SwitchCounters>().Resliced >= 3);
+    }
+
+    /// <summary>A factory that hands out a netmod the test made.</summary>
+    private sealed class GivenNetmod(Netmod netmod) : INetmodFactory
+    {
+        public string Name => netmod.Capabilities.Name;
+
+        public IEnumerable<string> Validate(IConfiguration configuration) => [];
+
+        public Netmod Create(NetmodContext context) => netmod;
+    }
+}

@@ -1,0 +1,83 @@
+using Router.Routing;
+
+namespace Router.Tests.Routing;
+
+public class LinkQualityTests
+{
+    private static readonly RoutingOptions Options = new();
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+
+    private static void Hello(LinkQuality quality, ushort seqno, TimeSpan now) =>
+        quality.OnHello(new Hello(seqno, 100, 1, 0, 0), now, 1);
+
+    [Fact]
+    public void Cost_AllHellosArrive_IsHopCostPlusDefaultRtt()
+    {
+        var quality = new LinkQuality();
+        for (ushort i = 0; i < 16; i++)
+        {
+            Hello(quality, i, Interval * i);
+        }
+
+        Assert.Equal(Options.HopCost + 10, quality.Cost(Options));
+    }
+
+    [Fact]
+    public void Cost_TwoHellosMissed_IsInfinite_AndRecoversWhenTheyResume()
+    {
+        var quality = new LinkQuality();
+        for (ushort i = 0; i < 5; i++)
+        {
+            Hello(quality, i, Interval * i);
+        }
+
+        quality.CheckMisses(Interval * 6.6);
+        Assert.Equal(Metric.Infinity, quality.Cost(Options));
+
+        Hello(quality, 7, Interval * 7);
+        Assert.NotEqual(Metric.Infinity, quality.Cost(Options));
+    }
+
+    [Fact]
+    public void OnHello_NeighbourRestartedItsCounter_IsHeardAgain()
+    {
+        var quality = new LinkQuality();
+        for (ushort i = 100; i < 110; i++)
+        {
+            Hello(quality, i, Interval * (i - 100));
+        }
+
+        quality.CheckMisses(Interval * 14);
+        Assert.Equal(Metric.Infinity, quality.Cost(Options));
+
+        // The neighbour's process restarted: its hellos count from 0 again.
+        Hello(quality, 0, Interval * 15);
+        Hello(quality, 1, Interval * 16);
+        Assert.NotEqual(Metric.Infinity, quality.Cost(Options));
+    }
+
+    [Fact]
+    public void OnHello_DuplicateOrReordered_IsIgnored()
+    {
+        var quality = new LinkQuality();
+        for (ushort i = 0; i < 8; i++)
+        {
+            Hello(quality, i, Interval * i);
+        }
+
+        var before = quality.Cost(Options);
+        Hello(quality, 5, Interval * 8.1);
+        Assert.Equal(before, quality.Cost(Options));
+        Assert.Equal(0, quality.ConsecutiveMisses);
+    }
+
+    [Fact]
+    public void Rtt_IsMeasuredFromTheEchoedTimestamp()
+    {
+        var quality = new LinkQuality();
+        // We sent at 1,000 µs; the neighbour held our hello 300 µs; it is back at 2,500 µs: RTT 1,200 µs.
+        quality.OnHello(new Hello(0, 100, 77, 1_000, 300), TimeSpan.FromTicks(25_000), 2_500);
+        Assert.Equal(TimeSpan.FromMicroseconds(1_200), quality.Rtt);
+        Assert.Equal(Options.HopCost + 12, quality.Cost(Options));
+    }
+}
