@@ -91,6 +91,40 @@ public sealed record HostEndpoint(string Host, int Port)
         return true;
     }
 
+    /// <summary>
+    /// Parses every peer in <paramref name="peers"/> (ports 1–65535), all or nothing: the
+    /// shared check behind <see cref="Netmod.AddPeersAsync"/> for netmods that use this syntax.
+    /// </summary>
+    /// <param name="peers">The peers as given to <see cref="Netmod.AddPeersAsync"/>.</param>
+    /// <param name="netmodName">The netmod's name, for the message.</param>
+    /// <returns>The endpoints, in the order given (repeats included).</returns>
+    /// <exception cref="ArgumentException">Some peers are malformed; the message lists each one
+    /// by index (<c>peers[1]: …</c>), so the caller can add none of them.</exception>
+    public static IReadOnlyList<HostEndpoint> ParsePeers(IReadOnlyList<string> peers, string netmodName)
+    {
+        ArgumentNullException.ThrowIfNull(peers);
+        var errors = new List<string>();
+        var parsed = new List<HostEndpoint>(peers.Count);
+        for (var i = 0; i < peers.Count; i++)
+        {
+            if (TryParse(peers[i], allowPortZero: false, out var endpoint, out var error))
+            {
+                parsed.Add(endpoint);
+            }
+            else
+            {
+                errors.Add($"peers[{i}]: {error}");
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException($"{errors.Count} {netmodName} peer(s) are malformed, so none were added: {string.Join("; ", errors)}.", nameof(peers));
+        }
+
+        return parsed;
+    }
+
     private static bool IsValidHostName(string host) =>
         IPAddress.TryParse(host, out _) || Uri.CheckHostName(host) == UriHostNameType.Dns;
 

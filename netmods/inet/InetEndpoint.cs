@@ -133,24 +133,7 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature
             throw new InvalidOperationException("The inet netmod has been stopped; it takes no more peers.");
         }
 
-        var errors = new List<string>();
-        var parsed = new List<HostEndpoint>(peers.Count);
-        for (var i = 0; i < peers.Count; i++)
-        {
-            if (HostEndpoint.TryParse(peers[i], allowPortZero: false, out var endpoint, out var error))
-            {
-                parsed.Add(endpoint);
-            }
-            else
-            {
-                errors.Add($"peers[{i}]: {error}");
-            }
-        }
-
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException($"{errors.Count} inet peer(s) are malformed, so none were added: {string.Join("; ", errors)}.", nameof(peers));
-        }
+        var parsed = HostEndpoint.ParsePeers(peers, InetFactory.NetmodName);
 
         lock (_stateLock)
         {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Router.Sdk;
@@ -11,9 +10,9 @@ namespace Router.Netmods.Inet;
 /// collects and <see cref="InetFactory.Create"/> uses what it returns, so both agree.
 /// </summary>
 /// <remarks>
-/// The section is read by hand rather than with the configuration binder so the plugin
-/// carries no dependency beyond the SDK, and so every problem, unknown keys included, is
-/// reported at once in words that name the key.
+/// The section is read with the SDK's <see cref="NetmodConfigReader"/> rather than the
+/// configuration binder, so the plugin carries no dependency beyond the SDK and every problem,
+/// unknown keys included, is reported at once in the same words as every other netmod.
 /// </remarks>
 internal sealed record InetOptions
 {
@@ -25,9 +24,6 @@ internal sealed record InetOptions
         "Enabled", "Listen", "Peers", "MaxFrameSize", "KeepaliveSeconds", "DeadPeerTimeoutSeconds",
         "HandshakeTimeoutSeconds", "ReconnectMinSeconds", "ReconnectMaxSeconds", "SendQueueFrames",
     ];
-
-    // A day: long enough for any sane timer, short enough that TimeSpan arithmetic cannot overflow.
-    private const double MaxSeconds = 86_400;
 
     /// <summary>Addresses to accept connections on; empty for a router that only dials.</summary>
     public IReadOnlyList<HostEndpoint> Listen { get; init; } = [new HostEndpoint("::", DefaultPort)];
@@ -65,48 +61,35 @@ internal sealed record InetOptions
     {
         ArgumentNullException.ThrowIfNull(section);
         ArgumentNullException.ThrowIfNull(errors);
-        var path = section is IConfigurationSection named ? named.Path : "Netmods:inet";
-        var before = errors.Count;
         var defaults = new InetOptions();
+        var reader = new NetmodConfigReader(section, InetFactory.NetmodName, KnownKeys);
 
-        var present = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var child in section.GetChildren())
-        {
-            present.Add(child.Key);
-            if (Array.FindIndex(KnownKeys, k => string.Equals(k, child.Key, StringComparison.OrdinalIgnoreCase)) < 0)
-            {
-                errors.Add($"{path}:{child.Key}: unknown setting{Suggest(child.Key)}; the inet settings are {string.Join(", ", KnownKeys)}.");
-            }
-        }
-
-        var listen = present.Contains("Listen")
-            ? ReadEndpoints(section.GetSection("Listen"), path, "Listen", isListen: true, errors)
-            : defaults.Listen;
-        var peers = ReadEndpoints(section.GetSection("Peers"), path, "Peers", isListen: false, errors);
-        var maxFrameSize = ReadInt(section, path, "MaxFrameSize", defaults.MaxFrameSize, Handshake.MinimumFrameSize, 16 * 1024 * 1024, errors);
-        var sendQueue = ReadInt(section, path, "SendQueueFrames", defaults.SendQueueFrames, 1, 65_536, errors);
-        var keepalive = ReadSeconds(section, path, "KeepaliveSeconds", defaults.Keepalive, errors);
-        var dead = ReadSeconds(section, path, "DeadPeerTimeoutSeconds", defaults.DeadPeerTimeout, errors);
-        var handshake = ReadSeconds(section, path, "HandshakeTimeoutSeconds", defaults.HandshakeTimeout, errors);
-        var reconnectMin = ReadSeconds(section, path, "ReconnectMinSeconds", defaults.ReconnectMin, errors);
-        var reconnectMax = ReadSeconds(section, path, "ReconnectMaxSeconds", defaults.ReconnectMax, errors);
+        var listen = reader.ReadListenEndpoints("Listen", defaults.Listen, DefaultPort);
+        var peers = reader.ReadPeerEndpoints("Peers", DefaultPort);
+        var maxFrameSize = reader.ReadInt("MaxFrameSize", defaults.MaxFrameSize, Handshake.MinimumFrameSize, 16 * 1024 * 1024);
+        var sendQueue = reader.ReadInt("SendQueueFrames", defaults.SendQueueFrames, 1, 65_536);
+        var keepalive = reader.ReadSeconds("KeepaliveSeconds", defaults.Keepalive);
+        var dead = reader.ReadSeconds("DeadPeerTimeoutSeconds", defaults.DeadPeerTimeout);
+        var handshake = reader.ReadSeconds("HandshakeTimeoutSeconds", defaults.HandshakeTimeout);
+        var reconnectMin = reader.ReadSeconds("ReconnectMinSeconds", defaults.ReconnectMin);
+        var reconnectMax = reader.ReadSeconds("ReconnectMaxSeconds", defaults.ReconnectMax);
 
         if (keepalive is { } k && dead is { } d && d <= k)
         {
-            errors.Add($"{path}:DeadPeerTimeoutSeconds: {Seconds(d)} must be greater than KeepaliveSeconds ({Seconds(k)}), or every quiet link would be declared dead.");
+            reader.Report("DeadPeerTimeoutSeconds", $"{NetmodConfigReader.FormatSeconds(d)} must be greater than KeepaliveSeconds ({NetmodConfigReader.FormatSeconds(k)}), or every quiet link would be declared dead.");
         }
 
         if (reconnectMin is { } rmin && reconnectMax is { } rmax && rmax < rmin)
         {
-            errors.Add($"{path}:ReconnectMaxSeconds: {Seconds(rmax)} must be at least ReconnectMinSeconds ({Seconds(rmin)}).");
+            reader.Report("ReconnectMaxSeconds", $"{NetmodConfigReader.FormatSeconds(rmax)} must be at least ReconnectMinSeconds ({NetmodConfigReader.FormatSeconds(rmin)}).");
         }
 
-        if (errors.Count != before)
+        foreach (var problem in reader.Problems)
         {
-            return null;
+            errors.Add(problem);
         }
 
-        return new InetOptions
+        return reader.HasProblems ? null : new InetOptions
         {
             Listen = listen!,
             Peers = peers!,
@@ -118,161 +101,6 @@ internal sealed record InetOptions
             ReconnectMin = reconnectMin!.Value,
             ReconnectMax = reconnectMax!.Value,
         };
-    }
-
-    private static List<HostEndpoint>? ReadEndpoints(IConfigurationSection list, string path, string key, bool isListen, ICollection<string> errors)
-    {
-        var result = new List<HostEndpoint>();
-        var children = list.GetChildren().ToList();
-        if (children.Count == 0 && !string.IsNullOrWhiteSpace(list.Value))
-        {
-            // A bare string is a likely slip for a one-element list; saying so beats guessing.
-            errors.Add($"{path}:{key}: expected a list of addresses such as [\"{list.Value}\"], not a single value.");
-            return null;
-        }
-
-        var ok = true;
-        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var child in children)
-        {
-            var where = $"{path}:{key}[{child.Key}]";
-            if (child.Value is null)
-            {
-                errors.Add($"{where}: expected an address such as {(isListen ? "[::]:5860" : "host:5860")}, not a nested section.");
-                ok = false;
-                continue;
-            }
-
-            if (!HostEndpoint.TryParse(child.Value, allowPortZero: isListen, out var endpoint, out var error))
-            {
-                errors.Add($"{where}: {error}.");
-                ok = false;
-                continue;
-            }
-
-            if (isListen && endpoint.Address is null)
-            {
-                errors.Add($"{where}: '{endpoint.Host}' is not an IP address; listen addresses are IP literals such as 0.0.0.0:{endpoint.Port} or [::]:{endpoint.Port}.");
-                ok = false;
-                continue;
-            }
-
-            // Port 0 asks for a fresh port each time, so it may repeat.
-            if (!seen.Add(endpoint.ToString()) && !(isListen && endpoint.Port == 0))
-            {
-                if (isListen)
-                {
-                    errors.Add($"{where}: '{endpoint}' is listed twice.");
-                    ok = false;
-                }
-
-                // A repeated peer is harmless: it is dialled once.
-                continue;
-            }
-
-            result.Add(endpoint);
-        }
-
-        return ok ? result : null;
-    }
-
-    private static int? ReadInt(IConfiguration section, string path, string key, int fallback, int min, int max, ICollection<string> errors)
-    {
-        var text = section[key];
-        if (text is null)
-        {
-            return HasNestedSection(section, key, path, errors) ? null : fallback;
-        }
-
-        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
-        {
-            errors.Add($"{path}:{key}: '{text}' is not a whole number.");
-            return null;
-        }
-
-        if (value < min || value > max)
-        {
-            errors.Add($"{path}:{key}: {value} is outside the allowed range {min}..{max}.");
-            return null;
-        }
-
-        return value;
-    }
-
-    private static TimeSpan? ReadSeconds(IConfiguration section, string path, string key, TimeSpan fallback, ICollection<string> errors)
-    {
-        var text = section[key];
-        if (text is null)
-        {
-            return HasNestedSection(section, key, path, errors) ? null : fallback;
-        }
-
-        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || double.IsNaN(seconds))
-        {
-            errors.Add($"{path}:{key}: '{text}' is not a number of seconds.");
-            return null;
-        }
-
-        if (seconds < 0.001 || seconds > MaxSeconds)
-        {
-            errors.Add($"{path}:{key}: {text} is outside the allowed range 0.001..{MaxSeconds.ToString(CultureInfo.InvariantCulture)} seconds.");
-            return null;
-        }
-
-        return TimeSpan.FromSeconds(seconds);
-    }
-
-    private static bool HasNestedSection(IConfiguration section, string key, string path, ICollection<string> errors)
-    {
-        if (!section.GetSection(key).GetChildren().Any())
-        {
-            return false;
-        }
-
-        errors.Add($"{path}:{key}: expected a single value, not a nested section.");
-        return true;
-    }
-
-    private static string Seconds(TimeSpan value) => value.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
-
-    private static string Suggest(string key)
-    {
-        string? best = null;
-        var bestDistance = int.MaxValue;
-        foreach (var known in KnownKeys)
-        {
-            var distance = EditDistance(key.ToUpperInvariant(), known.ToUpperInvariant());
-            if (distance < bestDistance)
-            {
-                (best, bestDistance) = (known, distance);
-            }
-        }
-
-        return best is not null && bestDistance <= Math.Max(2, key.Length / 4) ? $" (did you mean '{best}'?)" : string.Empty;
-    }
-
-    private static int EditDistance(string a, string b)
-    {
-        var previous = new int[b.Length + 1];
-        var current = new int[b.Length + 1];
-        for (var j = 0; j <= b.Length; j++)
-        {
-            previous[j] = j;
-        }
-
-        for (var i = 1; i <= a.Length; i++)
-        {
-            current[0] = i;
-            for (var j = 1; j <= b.Length; j++)
-            {
-                var substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-                current[j] = Math.Min(substitution, Math.Min(previous[j], current[j - 1]) + 1);
-            }
-
-            (previous, current) = (current, previous);
-        }
-
-        return previous[b.Length];
     }
 
     /// <summary>The endpoint to bind for a listen address.</summary>

@@ -179,24 +179,7 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature
             throw new InvalidOperationException("The udp netmod has been stopped; it takes no more peers.");
         }
 
-        var errors = new List<string>();
-        var parsed = new List<HostEndpoint>(peers.Count);
-        for (var i = 0; i < peers.Count; i++)
-        {
-            if (HostEndpoint.TryParse(peers[i], allowPortZero: false, out var endpoint, out var error))
-            {
-                parsed.Add(endpoint);
-            }
-            else
-            {
-                errors.Add($"peers[{i}]: {error}");
-            }
-        }
-
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException($"{errors.Count} udp peer(s) are malformed, so none were added: {string.Join("; ", errors)}.", nameof(peers));
-        }
+        var parsed = HostEndpoint.ParsePeers(peers, UdpFactory.NetmodName);
 
         lock (_stateLock)
         {

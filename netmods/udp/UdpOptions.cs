@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Router.Sdk;
@@ -11,9 +10,10 @@ namespace Router.Netmods.Udp;
 /// collects and <see cref="UdpFactory.Create"/> uses what it returns, so both agree.
 /// </summary>
 /// <remarks>
-/// The section is read by hand rather than with the configuration binder so the plugin
-/// carries no dependency beyond the SDK, and so every problem, unknown keys included, is
-/// reported at once in words that name the key. Every key is described in README.md.
+/// The section is read with the SDK's <see cref="NetmodConfigReader"/> rather than the
+/// configuration binder, so the plugin carries no dependency beyond the SDK and every problem,
+/// unknown keys included, is reported at once in the same words as every other netmod.
+/// Every key is described in README.md.
 /// </remarks>
 internal sealed record UdpOptions
 {
@@ -29,9 +29,6 @@ internal sealed record UdpOptions
         "MaxFrameSize", "KeepaliveSeconds", "DeadPeerTimeoutSeconds", "ReconnectMinSeconds", "ReconnectMaxSeconds",
         "SocketBufferBytes",
     ];
-
-    // A day: long enough for any sane timer, short enough that TimeSpan arithmetic cannot overflow.
-    private const double MaxSeconds = 86_400;
 
     /// <summary>Sockets to bind. Empty means one dual-stack socket on a free port, to peer outwards only.</summary>
     public IReadOnlyList<HostEndpoint> Listen { get; init; } = [new HostEndpoint("::", DefaultPort)];
@@ -78,63 +75,50 @@ internal sealed record UdpOptions
     {
         ArgumentNullException.ThrowIfNull(section);
         ArgumentNullException.ThrowIfNull(errors);
-        var path = section is IConfigurationSection named ? named.Path : "Netmods:udp";
-        var before = errors.Count;
         var defaults = new UdpOptions();
-
-        var present = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var child in section.GetChildren())
-        {
-            present.Add(child.Key);
-            if (Array.FindIndex(KnownKeys, k => string.Equals(k, child.Key, StringComparison.OrdinalIgnoreCase)) < 0)
-            {
-                errors.Add($"{path}:{child.Key}: unknown setting{Suggest(child.Key)}; the udp settings are {string.Join(", ", KnownKeys)}.");
-            }
-        }
+        var reader = new NetmodConfigReader(section, UdpFactory.NetmodName, KnownKeys);
 
         // The router reads Enabled itself; checking it here means --check reports a typo in it too.
-        ReadBool(section, path, "Enabled", true, errors);
-        var listen = present.Contains("Listen")
-            ? ReadEndpoints(section.GetSection("Listen"), path, "Listen", isListen: true, errors)
-            : defaults.Listen;
-        var peers = ReadEndpoints(section.GetSection("Peers"), path, "Peers", isListen: false, errors);
-        var discovery = ReadBool(section, path, "Discovery", defaults.Discovery, errors);
-        var interval = ReadSeconds(section, path, "DiscoveryIntervalSeconds", defaults.DiscoveryInterval, errors);
-        var discoveryPort = ReadInt(section, path, "DiscoveryPort", defaults.DiscoveryPort, 1, 65535, errors);
-        var interfaces = ReadNames(section.GetSection("DiscoveryInterfaces"), path, "DiscoveryInterfaces", errors);
-        var maxFrameSize = ReadInt(section, path, "MaxFrameSize", defaults.MaxFrameSize, Wire.MinimumFrameSize, Wire.MaximumFrameSize, errors);
-        var keepalive = ReadSeconds(section, path, "KeepaliveSeconds", defaults.Keepalive, errors);
-        var dead = ReadSeconds(section, path, "DeadPeerTimeoutSeconds", defaults.DeadPeerTimeout, errors);
-        var reconnectMin = ReadSeconds(section, path, "ReconnectMinSeconds", defaults.ReconnectMin, errors);
-        var reconnectMax = ReadSeconds(section, path, "ReconnectMaxSeconds", defaults.ReconnectMax, errors);
-        var socketBuffer = ReadInt(section, path, "SocketBufferBytes", defaults.SocketBufferBytes, 0, 1 << 30, errors);
+        reader.ReadBool("Enabled", true);
+        var listen = reader.ReadListenEndpoints("Listen", defaults.Listen, DefaultPort);
+        var peers = reader.ReadPeerEndpoints("Peers", DefaultPort);
+        var discovery = reader.ReadBool("Discovery", defaults.Discovery);
+        var interval = reader.ReadSeconds("DiscoveryIntervalSeconds", defaults.DiscoveryInterval);
+        var discoveryPort = reader.ReadInt("DiscoveryPort", defaults.DiscoveryPort, 1, 65535);
+        var interfaces = reader.ReadStrings("DiscoveryInterfaces", "interface name", "eth0");
+        var maxFrameSize = reader.ReadInt("MaxFrameSize", defaults.MaxFrameSize, Wire.MinimumFrameSize, Wire.MaximumFrameSize);
+        var keepalive = reader.ReadSeconds("KeepaliveSeconds", defaults.Keepalive);
+        var dead = reader.ReadSeconds("DeadPeerTimeoutSeconds", defaults.DeadPeerTimeout);
+        var reconnectMin = reader.ReadSeconds("ReconnectMinSeconds", defaults.ReconnectMin);
+        var reconnectMax = reader.ReadSeconds("ReconnectMaxSeconds", defaults.ReconnectMax);
+        var socketBuffer = reader.ReadInt("SocketBufferBytes", defaults.SocketBufferBytes, 0, 1 << 30);
 
         if (socketBuffer is > 0 and < 65536)
         {
-            errors.Add($"{path}:SocketBufferBytes: {socketBuffer} is below 65536; use 0 to keep the kernel's default buffers.");
+            reader.Report("SocketBufferBytes", $"{socketBuffer} is below 65536; use 0 to keep the kernel's default buffers.");
         }
 
         if (keepalive is { } k && dead is { } d && d <= k)
         {
-            errors.Add($"{path}:DeadPeerTimeoutSeconds: {Seconds(d)} must be greater than KeepaliveSeconds ({Seconds(k)}), or every quiet link would be declared dead.");
+            reader.Report("DeadPeerTimeoutSeconds", $"{NetmodConfigReader.FormatSeconds(d)} must be greater than KeepaliveSeconds ({NetmodConfigReader.FormatSeconds(k)}), or every quiet link would be declared dead.");
         }
 
         if (reconnectMin is { } rmin && reconnectMax is { } rmax && rmax < rmin)
         {
-            errors.Add($"{path}:ReconnectMaxSeconds: {Seconds(rmax)} must be at least ReconnectMinSeconds ({Seconds(rmin)}).");
+            reader.Report("ReconnectMaxSeconds", $"{NetmodConfigReader.FormatSeconds(rmax)} must be at least ReconnectMinSeconds ({NetmodConfigReader.FormatSeconds(rmin)}).");
         }
 
         if (listen is not null && discoveryPort is { } dp && listen.Any(l => l.Port == dp))
         {
-            errors.Add($"{path}:DiscoveryPort: {dp} is also a Listen port; beacons and links need different ports.");
+            reader.Report("DiscoveryPort", $"{dp} is also a Listen port; beacons and links need different ports.");
         }
 
-        if (errors.Count != before)
+        foreach (var problem in reader.Problems)
         {
-            return null;
+            errors.Add(problem);
         }
 
-        return new UdpOptions
+        return reader.HasProblems ? null : new UdpOptions
         {
             Listen = listen!,
             Peers = peers!,
@@ -154,202 +138,4 @@ internal sealed record UdpOptions
     /// <summary>The endpoint to bind for a listen address.</summary>
     public static IPEndPoint ToIPEndPoint(HostEndpoint endpoint) =>
         new(endpoint.Address ?? throw new ArgumentException($"'{endpoint}' is not an IP address.", nameof(endpoint)), endpoint.Port);
-
-    private static List<HostEndpoint>? ReadEndpoints(IConfigurationSection list, string path, string key, bool isListen, ICollection<string> errors)
-    {
-        var result = new List<HostEndpoint>();
-        var children = list.GetChildren().ToList();
-        if (children.Count == 0 && !string.IsNullOrWhiteSpace(list.Value))
-        {
-            // A bare string is a likely slip for a one-element list; saying so beats guessing.
-            errors.Add($"{path}:{key}: expected a list of addresses such as [\"{list.Value}\"], not a single value.");
-            return null;
-        }
-
-        var ok = true;
-        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var child in children)
-        {
-            var where = $"{path}:{key}[{child.Key}]";
-            if (child.Value is null)
-            {
-                errors.Add($"{where}: expected an address such as {(isListen ? "[::]:5861" : "host:5861")}, not a nested section.");
-                ok = false;
-                continue;
-            }
-
-            if (!HostEndpoint.TryParse(child.Value, allowPortZero: isListen, out var endpoint, out var error))
-            {
-                errors.Add($"{where}: {error}.");
-                ok = false;
-                continue;
-            }
-
-            if (isListen && endpoint.Address is null)
-            {
-                errors.Add($"{where}: '{endpoint.Host}' is not an IP address; listen addresses are IP literals such as 0.0.0.0:{endpoint.Port} or [::]:{endpoint.Port}.");
-                ok = false;
-                continue;
-            }
-
-            // Port 0 asks for a fresh port each time, so it may repeat.
-            if (!seen.Add(endpoint.ToString()) && !(isListen && endpoint.Port == 0))
-            {
-                if (isListen)
-                {
-                    errors.Add($"{where}: '{endpoint}' is listed twice.");
-                    ok = false;
-                }
-
-                // A repeated peer is harmless: it is greeted once.
-                continue;
-            }
-
-            result.Add(endpoint);
-        }
-
-        return ok ? result : null;
-    }
-
-    private static List<string>? ReadNames(IConfigurationSection list, string path, string key, ICollection<string> errors)
-    {
-        var children = list.GetChildren().ToList();
-        if (children.Count == 0 && !string.IsNullOrWhiteSpace(list.Value))
-        {
-            errors.Add($"{path}:{key}: expected a list of interface names such as [\"{list.Value}\"], not a single value.");
-            return null;
-        }
-
-        var result = new List<string>();
-        var ok = true;
-        foreach (var child in children)
-        {
-            if (string.IsNullOrWhiteSpace(child.Value))
-            {
-                errors.Add($"{path}:{key}[{child.Key}]: expected an interface name such as \"eth0\".");
-                ok = false;
-                continue;
-            }
-
-            result.Add(child.Value.Trim());
-        }
-
-        return ok ? result : null;
-    }
-
-    private static bool? ReadBool(IConfiguration section, string path, string key, bool fallback, ICollection<string> errors)
-    {
-        var text = section[key];
-        if (text is null)
-        {
-            return HasNestedSection(section, key, path, errors) ? null : fallback;
-        }
-
-        if (!bool.TryParse(text.Trim(), out var value))
-        {
-            errors.Add($"{path}:{key}: '{text}' is not true or false.");
-            return null;
-        }
-
-        return value;
-    }
-
-    private static int? ReadInt(IConfiguration section, string path, string key, int fallback, int min, int max, ICollection<string> errors)
-    {
-        var text = section[key];
-        if (text is null)
-        {
-            return HasNestedSection(section, key, path, errors) ? null : fallback;
-        }
-
-        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
-        {
-            errors.Add($"{path}:{key}: '{text}' is not a whole number.");
-            return null;
-        }
-
-        if (value < min || value > max)
-        {
-            errors.Add($"{path}:{key}: {value} is outside the allowed range {min}..{max}.");
-            return null;
-        }
-
-        return value;
-    }
-
-    private static TimeSpan? ReadSeconds(IConfiguration section, string path, string key, TimeSpan fallback, ICollection<string> errors)
-    {
-        var text = section[key];
-        if (text is null)
-        {
-            return HasNestedSection(section, key, path, errors) ? null : fallback;
-        }
-
-        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || double.IsNaN(seconds))
-        {
-            errors.Add($"{path}:{key}: '{text}' is not a number of seconds.");
-            return null;
-        }
-
-        if (seconds < 0.001 || seconds > MaxSeconds)
-        {
-            errors.Add($"{path}:{key}: {text} is outside the allowed range 0.001..{MaxSeconds.ToString(CultureInfo.InvariantCulture)} seconds.");
-            return null;
-        }
-
-        return TimeSpan.FromSeconds(seconds);
-    }
-
-    private static bool HasNestedSection(IConfiguration section, string key, string path, ICollection<string> errors)
-    {
-        if (!section.GetSection(key).GetChildren().Any())
-        {
-            return false;
-        }
-
-        errors.Add($"{path}:{key}: expected a single value, not a nested section.");
-        return true;
-    }
-
-    private static string Seconds(TimeSpan value) => value.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
-
-    private static string Suggest(string key)
-    {
-        string? best = null;
-        var bestDistance = int.MaxValue;
-        foreach (var known in KnownKeys)
-        {
-            var distance = EditDistance(key.ToUpperInvariant(), known.ToUpperInvariant());
-            if (distance < bestDistance)
-            {
-                (best, bestDistance) = (known, distance);
-            }
-        }
-
-        return best is not null && bestDistance <= Math.Max(2, key.Length / 4) ? $" (did you mean '{best}'?)" : string.Empty;
-    }
-
-    private static int EditDistance(string a, string b)
-    {
-        var previous = new int[b.Length + 1];
-        var current = new int[b.Length + 1];
-        for (var j = 0; j <= b.Length; j++)
-        {
-            previous[j] = j;
-        }
-
-        for (var i = 1; i <= a.Length; i++)
-        {
-            current[0] = i;
-            for (var j = 1; j <= b.Length; j++)
-            {
-                var substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-                current[j] = Math.Min(substitution, Math.Min(previous[j], current[j - 1]) + 1);
-            }
-
-            (previous, current) = (current, previous);
-        }
-
-        return previous[b.Length];
-    }
 }

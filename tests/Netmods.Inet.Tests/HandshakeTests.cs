@@ -25,7 +25,7 @@ public sealed class HandshakeTests
     [Fact]
     public void TryParse_WrittenHello_RoundTrips()
     {
-        var address = Inet.RandomAddress();
+        var address = NetmodTestContext.RandomAddress();
         var bytes = RawPeer.Hello(address, 65536);
 
         Assert.Equal(HelloStatus.Valid, Handshake.TryParse(bytes, out var hello));
@@ -37,7 +37,7 @@ public sealed class HandshakeTests
     [Fact]
     public void TryParse_EveryTruncatedHello_IsIncomplete()
     {
-        var bytes = RawPeer.Hello(Inet.RandomAddress());
+        var bytes = RawPeer.Hello(NetmodTestContext.RandomAddress());
         for (var length = 0; length < bytes.Length; length++)
         {
             Assert.Equal(HelloStatus.Incomplete, Handshake.TryParse(bytes.AsSpan(0, length), out _));
@@ -62,7 +62,7 @@ public sealed class HandshakeTests
     [Fact]
     public void TryParse_Version2_IsUnsupportedAfterEightBytesAndNamesTheVersion()
     {
-        var bytes = RawPeer.Hello(Inet.RandomAddress(), version: 2);
+        var bytes = RawPeer.Hello(NetmodTestContext.RandomAddress(), version: 2);
 
         Assert.Equal(HelloStatus.UnsupportedVersion, Handshake.TryParse(bytes.AsSpan(0, 8), out var hello));
         Assert.Equal(2, hello.Version);
@@ -77,7 +77,7 @@ public sealed class HandshakeTests
     [Fact]
     public void TryParse_MaxFrameSizeBelowMinimum_IsInvalid()
     {
-        Assert.Equal(HelloStatus.Invalid, Handshake.TryParse(RawPeer.Hello(Inet.RandomAddress(), maxFrameSize: 1023), out _));
+        Assert.Equal(HelloStatus.Invalid, Handshake.TryParse(RawPeer.Hello(NetmodTestContext.RandomAddress(), maxFrameSize: 1023), out _));
     }
 
     [Fact]

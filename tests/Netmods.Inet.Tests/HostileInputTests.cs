@@ -65,7 +65,7 @@ public sealed class HostileInputTests
         await using var server = await TestNode.StartAsync(Inet.FastSettings());
         await using var raw = await RawPeer.ConnectAsync(server.Endpoint.ListenEndpoints[0]);
 
-        await raw.SendAsync(RawPeer.Hello(Inet.RandomAddress(), version: 2));
+        await raw.SendAsync(RawPeer.Hello(NetmodTestContext.RandomAddress(), version: 2));
         var received = await raw.ReadUntilClosedAsync();
 
         // The refused peer still learns our version from our hello.
@@ -87,7 +87,7 @@ public sealed class HostileInputTests
         await using var node = await TestNode.StartAsync(Inet.FastSettings($"127.0.0.1:{port}"));
 
         using var accepted = await listener.AcceptSocketAsync().WaitAsync(Inet.Timeout);
-        await accepted.SendAsync(RawPeer.Hello(Inet.RandomAddress(), version: 2));
+        await accepted.SendAsync(RawPeer.Hello(NetmodTestContext.RandomAddress(), version: 2));
 
         await Eventually.TrueAsync(() => node.Logs.Has(111, m => m.Contains("v2, this router speaks v1", StringComparison.Ordinal)), "the dialler logs the mismatch");
         await Eventually.TrueAsync(
@@ -100,7 +100,7 @@ public sealed class HostileInputTests
     public async Task Read_LengthAboveMaxFrameSizeAfterHello_ClosesThatConnection()
     {
         await using var server = await TestNode.StartAsync(Inet.FastSettings());
-        var address = Inet.RandomAddress();
+        var address = NetmodTestContext.RandomAddress();
         await using var raw = await RawPeer.ConnectAsync(server.Endpoint.ListenEndpoints[0]);
         await raw.SendAsync(RawPeer.Hello(address));
         await raw.ReadExactlyAsync(Handshake.HelloSize);
@@ -121,7 +121,7 @@ public sealed class HostileInputTests
     public async Task Read_FramesFromRawPeer_AreDeliveredAndKeepalivesAreNot()
     {
         await using var server = await TestNode.StartAsync(Inet.FastSettings());
-        var address = Inet.RandomAddress();
+        var address = NetmodTestContext.RandomAddress();
         await using var raw = await RawPeer.ConnectAsync(server.Endpoint.ListenEndpoints[0]);
         await raw.SendAsync(RawPeer.Hello(address));
         var up = await server.ExpectUpAsync(address);
@@ -142,7 +142,7 @@ public sealed class HostileInputTests
         settings["KeepaliveSeconds"] = "0.2";
         settings["DeadPeerTimeoutSeconds"] = "1";
         await using var server = await TestNode.StartAsync(settings);
-        var address = Inet.RandomAddress();
+        var address = NetmodTestContext.RandomAddress();
         await using var raw = await RawPeer.ConnectAsync(server.Endpoint.ListenEndpoints[0]);
         await raw.SendAsync(RawPeer.Hello(address));
         var up = await server.ExpectUpAsync(address);

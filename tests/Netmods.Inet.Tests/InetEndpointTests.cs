@@ -38,7 +38,7 @@ public sealed class InetEndpointTests
         var taken = ((IPEndPoint)blocker.LocalEndPoint!).ToString();
         var settings = Inet.FastSettings();
         settings["Listen:0"] = taken;
-        var netmod = new InetFactory().Create(Inet.Context(settings, Inet.RandomAddress(), new CapturingLoggers()));
+        var netmod = new InetFactory().Create(Inet.Context(settings, NetmodTestContext.RandomAddress(), new CapturingLoggerProvider()));
         try
         {
             var error = await Assert.ThrowsAsync<InvalidOperationException>(() => netmod.StartAsync(CancellationToken.None));
@@ -149,7 +149,7 @@ public sealed class InetEndpointTests
     [Fact]
     public async Task SendAsync_NeverStarted_ReturnsStopped()
     {
-        var netmod = new InetFactory().Create(Inet.Context(Inet.FastSettings(), Inet.RandomAddress(), new CapturingLoggers()));
+        var netmod = new InetFactory().Create(Inet.Context(Inet.FastSettings(), NetmodTestContext.RandomAddress(), new CapturingLoggerProvider()));
         try
         {
             Assert.Equal(SendResult.Stopped, await netmod.SendAsync(new NeighbourId(1), new byte[10], CancellationToken.None));
@@ -243,7 +243,7 @@ public sealed class InetEndpointTests
     [Fact]
     public async Task StopAsync_NeverStarted_CompletesBothChannels()
     {
-        var netmod = new InetFactory().Create(Inet.Context(Inet.FastSettings(), Inet.RandomAddress(), new CapturingLoggers()));
+        var netmod = new InetFactory().Create(Inet.Context(Inet.FastSettings(), NetmodTestContext.RandomAddress(), new CapturingLoggerProvider()));
 
         await netmod.StopAsync(CancellationToken.None);
         await netmod.DisposeAsync();

@@ -144,7 +144,7 @@ public sealed class InetOptionsTests
     [Fact]
     public void Create_InvalidSection_ThrowsWithTheProblems()
     {
-        var context = Inet.Context(new Dictionary<string, string?> { ["MaxFrameSize"] = "x" }, Inet.RandomAddress(), new CapturingLoggers());
+        var context = Inet.Context(new Dictionary<string, string?> { ["MaxFrameSize"] = "x" }, NetmodTestContext.RandomAddress(), new CapturingLoggerProvider());
 
         var error = Assert.Throws<ArgumentException>(() => new InetFactory().Create(context));
 
@@ -154,7 +154,7 @@ public sealed class InetOptionsTests
     [Fact]
     public void Create_ValidSection_ReportsCapabilities()
     {
-        var context = Inet.Context(new Dictionary<string, string?> { ["MaxFrameSize"] = "4096" }, Inet.RandomAddress(), new CapturingLoggers());
+        var context = Inet.Context(new Dictionary<string, string?> { ["MaxFrameSize"] = "4096" }, NetmodTestContext.RandomAddress(), new CapturingLoggerProvider());
 
         var netmod = new InetFactory().Create(context);
 

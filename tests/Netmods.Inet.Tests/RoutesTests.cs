@@ -10,8 +10,8 @@ public sealed class RoutesTests
     {
         for (var i = 0; i < 200; i++)
         {
-            var a = Inet.RandomAddress();
-            var b = Inet.RandomAddress();
+            var a = NetmodTestContext.RandomAddress();
+            var b = NetmodTestContext.RandomAddress();
             var lower = a < b ? a : b;
 
             // Connection "fromA" was dialled by a, "fromB" by b: on a, fromA is outbound; on b,
@@ -33,7 +33,7 @@ public sealed class RoutesTests
     [Fact]
     public void Decide_BothDialledByUs_KeepsTheExistingOne()
     {
-        var (local, remote) = (Inet.RandomAddress(), Inet.RandomAddress());
+        var (local, remote) = (NetmodTestContext.RandomAddress(), NetmodTestContext.RandomAddress());
 
         Assert.Equal(DuplicateDecision.KeepExisting, Routes.Decide(local, remote, existingInbound: false, existingPeerRetired: false, newInbound: false));
     }
@@ -41,7 +41,7 @@ public sealed class RoutesTests
     [Fact]
     public void Decide_BothDialledByThePeer_NewTakesOverAndExistingWaitsInReserve()
     {
-        var (local, remote) = (Inet.RandomAddress(), Inet.RandomAddress());
+        var (local, remote) = (NetmodTestContext.RandomAddress(), NetmodTestContext.RandomAddress());
 
         Assert.Equal(DuplicateDecision.DemoteExisting, Routes.Decide(local, remote, existingInbound: true, existingPeerRetired: false, newInbound: true));
     }
@@ -49,7 +49,7 @@ public sealed class RoutesTests
     [Fact]
     public void Decide_ExistingRetiredByThePeer_IsReplacedWhateverDialledIt()
     {
-        var (local, remote) = (Inet.RandomAddress(), Inet.RandomAddress());
+        var (local, remote) = (NetmodTestContext.RandomAddress(), NetmodTestContext.RandomAddress());
         foreach (var existingInbound in new[] { true, false })
         {
             foreach (var newInbound in new[] { true, false })

@@ -62,7 +62,7 @@ public sealed class DiscoveryTests
         await using var a = await TestNode.StartAsync(Hearing(port));
         using var raw = new RawPeer();
         var discovery = new IPEndPoint(IPAddress.Loopback, port);
-        var stranger = Udp.RandomAddress();
+        var stranger = NetmodTestContext.RandomAddress();
 
         // Each names the raw socket's port as its link port, so a hello would come back to it.
         await raw.SendAsync(Beacon(a.Address, raw.LocalEndPoint.Port), discovery);
@@ -91,7 +91,7 @@ public sealed class DiscoveryTests
         using var raw = new RawPeer();
         var discovery = new IPEndPoint(IPAddress.Loopback, port);
 
-        await raw.SendAsync(RawPeer.Hello(Udp.RandomAddress()), discovery);
+        await raw.SendAsync(RawPeer.Hello(NetmodTestContext.RandomAddress()), discovery);
         await raw.SendAsync(RawPeer.Data([1, 2, 3]), discovery);
         await raw.SendAsync([(byte)DatagramType.Beacon, 1, 2], discovery);
 

@@ -12,7 +12,7 @@ public sealed class HandshakeTests
         await using var node = await TestNode.StartAsync(Udp.FastSettings());
         using var raw = new RawPeer();
 
-        await raw.SendAsync(RawPeer.Hello(Udp.RandomAddress(), version: 2), node.LocalEndPoint);
+        await raw.SendAsync(RawPeer.Hello(NetmodTestContext.RandomAddress(), version: 2), node.LocalEndPoint);
 
         // The answer is an ack, never a hello, so two versions cannot hello each other forever;
         // it carries our version so the other side can refuse and log too.
@@ -27,7 +27,7 @@ public sealed class HandshakeTests
         Assert.Equal($"peer {raw.LocalEndPoint} speaks udp protocol v2, this router speaks v1; link refused", entry.Message);
 
         // Said once at Warning; the same complaint again goes to Debug.
-        await raw.SendAsync(RawPeer.Hello(Udp.RandomAddress(), version: 2), node.LocalEndPoint);
+        await raw.SendAsync(RawPeer.Hello(NetmodTestContext.RandomAddress(), version: 2), node.LocalEndPoint);
         await raw.ReceiveAsync();
         await Eventually.TrueAsync(() => node.Logs.Has(321), "the repeat is logged at Debug");
         Assert.Single(node.Logs.Entries, e => e.Id.Id == 320);
@@ -44,7 +44,7 @@ public sealed class HandshakeTests
         // Our hello reaches the raw peer, which answers as a version 2 router would.
         var hello = await raw.ReceiveAsync(DatagramType.Hello);
         Assert.Equal(ParseStatus.Valid, Wire.ParseHello(hello, out _));
-        await raw.SendAsync(RawPeer.Hello(Udp.RandomAddress(), DatagramType.HelloAck, version: 2), node.LocalEndPoint);
+        await raw.SendAsync(RawPeer.Hello(NetmodTestContext.RandomAddress(), DatagramType.HelloAck, version: 2), node.LocalEndPoint);
 
         await Eventually.TrueAsync(() => node.Logs.Has(320, m => m.Contains("v2", StringComparison.Ordinal)), "the mismatch is logged");
         await Eventually.TrueAsync(() => node.Endpoint.GetPeers().Single().LastError is { } e && e.Contains("v2", StringComparison.Ordinal), "the peer shows the mismatch");
@@ -58,7 +58,7 @@ public sealed class HandshakeTests
     {
         await using var node = await TestNode.StartAsync(Udp.FastSettings());
         using var raw = new RawPeer();
-        var address = Udp.RandomAddress();
+        var address = NetmodTestContext.RandomAddress();
 
         for (var i = 0; i < 3; i++)
         {
@@ -85,7 +85,7 @@ public sealed class HandshakeTests
     {
         await using var node = await TestNode.StartAsync(Udp.FastSettings());
         using var raw = new RawPeer();
-        var address = Udp.RandomAddress();
+        var address = NetmodTestContext.RandomAddress();
 
         // An ack says its sender heard our hello (maybe before we restarted): that is enough.
         await raw.SendAsync(RawPeer.Hello(address, DatagramType.HelloAck), node.LocalEndPoint);

@@ -17,8 +17,8 @@ public sealed class NetnsTests
     public async Task Discovery_TwoNamespacesOverVeth_FindEachOtherByIPv6Multicast()
     {
         await using var net = await VethPair.CreateAsync(ipv6: true);
-        var a = Udp.RandomAddress();
-        var b = Udp.RandomAddress();
+        var a = NetmodTestContext.RandomAddress();
+        var b = NetmodTestContext.RandomAddress();
         await using var hostA = HostProcess.Start(net.NamespaceA, a, "[::]:5861");
         await using var hostB = HostProcess.Start(net.NamespaceB, b, "[::]:5861");
 
@@ -35,8 +35,8 @@ public sealed class NetnsTests
     public async Task Discovery_NamespacesWithoutIPv6_FindEachOtherByIPv4Broadcast()
     {
         await using var net = await VethPair.CreateAsync(ipv6: false);
-        var a = Udp.RandomAddress();
-        var b = Udp.RandomAddress();
+        var a = NetmodTestContext.RandomAddress();
+        var b = NetmodTestContext.RandomAddress();
 
         // The default dual-stack listen address still works where IPv6 is switched off.
         await using var hostA = HostProcess.Start(net.NamespaceA, a, "[::]:5861");
@@ -53,8 +53,8 @@ public sealed class NetnsTests
     public async Task Discovery_LinkRemovedThenAddedAgain_HostsSurviveAndFindEachOtherAgain()
     {
         await using var net = await VethPair.CreateAsync(ipv6: true);
-        var a = Udp.RandomAddress();
-        var b = Udp.RandomAddress();
+        var a = NetmodTestContext.RandomAddress();
+        var b = NetmodTestContext.RandomAddress();
         await using var hostA = HostProcess.Start(net.NamespaceA, a, "[::]:5861");
         await using var hostB = HostProcess.Start(net.NamespaceB, b, "[::]:5861");
         await hostA.WaitForUpAsync(b, Deadline);

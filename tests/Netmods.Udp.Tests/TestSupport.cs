@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Router.Sdk;
@@ -43,27 +41,17 @@ internal static class Udp
         return settings;
     }
 
-    public static RouterAddress RandomAddress()
-    {
-        Span<byte> bytes = stackalloc byte[RouterAddress.Length];
-        RandomNumberGenerator.Fill(bytes);
-        return RouterAddress.Read(bytes);
-    }
-
     public static IConfigurationSection Section(IEnumerable<KeyValuePair<string, string?>> settings) =>
-        new ConfigurationBuilder()
-            .AddInMemoryCollection(settings.Select(kv => KeyValuePair.Create("Netmods:udp:" + kv.Key, kv.Value)))
-            .Build()
-            .GetSection("Netmods:udp");
+        NetmodTestContext.Section("udp", settings);
 
     public static NetmodContext Context(IEnumerable<KeyValuePair<string, string?>> settings, RouterAddress address, ILoggerFactory logs) =>
-        new("udp", address, Section(settings), Path.GetTempPath(), logs, TimeProvider.System);
+        NetmodTestContext.Create("udp", settings, address, logs);
 }
 
 /// <summary>One running endpoint with its address and captured logs; disposing stops it.</summary>
 internal sealed class TestNode : IAsyncDisposable
 {
-    private TestNode(UdpEndpoint endpoint, RouterAddress address, CapturingLoggers logs)
+    private TestNode(UdpEndpoint endpoint, RouterAddress address, CapturingLoggerProvider logs)
     {
         Endpoint = endpoint;
         Address = address;
@@ -74,7 +62,7 @@ internal sealed class TestNode : IAsyncDisposable
 
     public RouterAddress Address { get; }
 
-    public CapturingLoggers Logs { get; }
+    public CapturingLoggerProvider Logs { get; }
 
     public IPEndPoint LocalEndPoint => Endpoint.ListenEndpoints[0];
 
@@ -84,8 +72,8 @@ internal sealed class TestNode : IAsyncDisposable
 
     public static async Task<TestNode> StartAsync(Dictionary<string, string?> settings, RouterAddress? address = null)
     {
-        var logs = new CapturingLoggers();
-        var routerAddress = address ?? Udp.RandomAddress();
+        var logs = new CapturingLoggerProvider();
+        var routerAddress = address ?? NetmodTestContext.RandomAddress();
         var endpoint = (UdpEndpoint)new UdpFactory().Create(Udp.Context(settings, routerAddress, logs));
         try
         {
@@ -151,53 +139,6 @@ internal sealed class TestNode : IAsyncDisposable
         {
             frame.Release();
         }
-    }
-}
-
-/// <summary>Waits for a condition by polling, for state that has no event.</summary>
-internal static class Eventually
-{
-    public static async Task TrueAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? Udp.Timeout);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"timed out waiting until {what}");
-            }
-
-            await Task.Delay(20);
-        }
-    }
-}
-
-/// <summary>A logger factory and provider that keeps every entry, for asserting on logs.</summary>
-internal sealed class CapturingLoggers : ILoggerFactory, ILoggerProvider
-{
-    public ConcurrentQueue<(LogLevel Level, EventId Id, string Message)> Entries { get; } = new();
-
-    public ILogger CreateLogger(string categoryName) => new Logger(this);
-
-    public void AddProvider(ILoggerProvider provider)
-    {
-    }
-
-    public void Dispose()
-    {
-    }
-
-    public bool Has(int eventId, Func<string, bool>? message = null) =>
-        Entries.Any(e => e.Id.Id == eventId && (message is null || message(e.Message)));
-
-    private sealed class Logger(CapturingLoggers owner) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            owner.Entries.Enqueue((logLevel, eventId, formatter(state, exception)));
     }
 }
 

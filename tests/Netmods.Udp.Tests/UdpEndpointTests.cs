@@ -68,7 +68,7 @@ public sealed class UdpEndpointTests(ITestOutputHelper output)
         var taken = ((IPEndPoint)blocker.LocalEndPoint!).ToString();
         var settings = Udp.FastSettings();
         settings["Listen:0"] = taken;
-        var netmod = new UdpFactory().Create(Udp.Context(settings, Udp.RandomAddress(), new CapturingLoggers()));
+        var netmod = new UdpFactory().Create(Udp.Context(settings, NetmodTestContext.RandomAddress(), new CapturingLoggerProvider()));
         try
         {
             var error = await Assert.ThrowsAsync<InvalidOperationException>(() => netmod.StartAsync(CancellationToken.None));
@@ -217,7 +217,7 @@ public sealed class UdpEndpointTests(ITestOutputHelper output)
         small["MaxFrameSize"] = "300";
         await using var b = await TestNode.StartAsync(small);
         using var raw = new RawPeer();
-        var rawAddress = Udp.RandomAddress();
+        var rawAddress = NetmodTestContext.RandomAddress();
 
         // A peer that lies about its own limit and ignores ours.
         await raw.SendAsync(RawPeer.Hello(rawAddress), b.LocalEndPoint);
@@ -240,7 +240,7 @@ public sealed class UdpEndpointTests(ITestOutputHelper output)
     [Fact]
     public async Task SendAsync_NeverStarted_ReturnsStopped()
     {
-        await using var netmod = new UdpFactory().Create(Udp.Context(Udp.FastSettings(), Udp.RandomAddress(), new CapturingLoggers()));
+        await using var netmod = new UdpFactory().Create(Udp.Context(Udp.FastSettings(), NetmodTestContext.RandomAddress(), new CapturingLoggerProvider()));
 
         Assert.Equal(SendResult.Stopped, await netmod.SendAsync(new NeighbourId(1), new byte[10], CancellationToken.None));
         Assert.Equal(0, await netmod.SendAllAsync(new byte[10], null, CancellationToken.None));
@@ -335,7 +335,7 @@ public sealed class UdpEndpointTests(ITestOutputHelper output)
         await using var a = await TestNode.StartAsync(Udp.FastSettings(b.ListenAddress));
         var bOnA = (await a.ExpectUpAsync(b.Address)).Neighbour;
         await b.ExpectUpAsync(a.Address);
-        var valid = RawPeer.Hello(Udp.RandomAddress());
+        var valid = RawPeer.Hello(NetmodTestContext.RandomAddress());
         using var stranger = new RawPeer();
         var random = new Random(21);
         var counters = b.Endpoint.Counters;
@@ -430,7 +430,7 @@ public sealed class UdpEndpointTests(ITestOutputHelper output)
     [Fact]
     public async Task StopAsync_NeverStarted_CompletesBothChannels()
     {
-        var netmod = new UdpFactory().Create(Udp.Context(Udp.FastSettings(), Udp.RandomAddress(), new CapturingLoggers()));
+        var netmod = new UdpFactory().Create(Udp.Context(Udp.FastSettings(), NetmodTestContext.RandomAddress(), new CapturingLoggerProvider()));
 
         await netmod.StopAsync(CancellationToken.None).WaitAsync(Udp.Timeout);
 

@@ -178,7 +178,7 @@ public sealed class UdpOptionsTests
     [Fact]
     public void Create_InvalidSection_ThrowsWithTheProblems()
     {
-        var context = Udp.Context(new Dictionary<string, string?> { ["MaxFrameSize"] = "x" }, Udp.RandomAddress(), new CapturingLoggers());
+        var context = Udp.Context(new Dictionary<string, string?> { ["MaxFrameSize"] = "x" }, NetmodTestContext.RandomAddress(), new CapturingLoggerProvider());
 
         var error = Assert.Throws<ArgumentException>(() => new UdpFactory().Create(context));
 
@@ -188,7 +188,7 @@ public sealed class UdpOptionsTests
     [Fact]
     public void Create_ValidSection_ReportsCapabilities()
     {
-        var context = Udp.Context(new Dictionary<string, string?> { ["MaxFrameSize"] = "1200" }, Udp.RandomAddress(), new CapturingLoggers());
+        var context = Udp.Context(new Dictionary<string, string?> { ["MaxFrameSize"] = "1200" }, NetmodTestContext.RandomAddress(), new CapturingLoggerProvider());
 
         var netmod = new UdpFactory().Create(context);
 

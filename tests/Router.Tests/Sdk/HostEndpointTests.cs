@@ -36,4 +36,20 @@ public class HostEndpointTests
     [Fact]
     public void TryParse_PortZeroWhenNotAllowed_Fails() =>
         Assert.False(HostEndpoint.TryParse("127.0.0.1:0", allowPortZero: false, out _, out _));
+
+    [Fact]
+    public void ParsePeers_AllValid_ReturnsThemInOrder() =>
+        Assert.Equal(
+            [new HostEndpoint("a.example", 1), new HostEndpoint("::1", 2)],
+            HostEndpoint.ParsePeers(["a.example:1", "[::1]:2"], "demo"));
+
+    [Fact]
+    public void ParsePeers_SomeMalformed_ThrowsListingEachByIndex()
+    {
+        var error = Assert.Throws<ArgumentException>(() => HostEndpoint.ParsePeers(["a.example:1", "nope", "b.example:0"], "demo"));
+
+        Assert.Equal("peers", error.ParamName);
+        Assert.StartsWith("2 demo peer(s) are malformed, so none were added: peers[1]: 'nope' has no port", error.Message, StringComparison.Ordinal);
+        Assert.Contains("; peers[2]: '0' in 'b.example:0' is not a port (1-65535).", error.Message, StringComparison.Ordinal);
+    }
 }
