@@ -32,8 +32,13 @@ internal sealed class LinkQuality
 
     public int ConsecutiveMisses => _known == 0 ? 0 : Math.Min(_known, BitOperations.TrailingZeroCount(_history | (1u << Window)));
 
-    public void OnHello(in Hello hello, TimeSpan now, uint nowMicros)
+    /// <summary>
+    /// Records a hello. Returns true when it is the first heard from this neighbour, or the first
+    /// after the neighbour restarted: the neighbour may have missed what we sent before.
+    /// </summary>
+    public bool OnHello(in Hello hello, TimeSpan now, uint nowMicros)
     {
+        var fresh = _known == 0;
         if (_known == 0)
         {
             Shift(true);
@@ -43,7 +48,7 @@ internal sealed class LinkQuality
             var gap = (short)(ushort)(hello.Seqno - _expected);
             if (gap is < 0 and > -Window)
             {
-                return; // a little older than expected: a duplicate or reordered hello
+                return false; // a little older than expected: a duplicate or reordered hello
             }
 
             if (gap is >= Window or <= -Window)
@@ -52,6 +57,7 @@ internal sealed class LinkQuality
                 // afresh) or we missed a lot. Start over rather than ignore it.
                 _history = 0;
                 _known = 0;
+                fresh = true;
             }
             else
             {
@@ -78,6 +84,8 @@ internal sealed class LinkQuality
                 _srttMicros = _srttMicros < 0 ? rtt : (0.8 * _srttMicros) + (0.2 * rtt);
             }
         }
+
+        return fresh;
     }
 
     /// <summary>Counts hellos that should have arrived by <paramref name="now"/> as lost.</summary>

@@ -139,7 +139,13 @@ internal sealed class RoutingEngine
             return;
         }
 
-        neighbour.Quality.OnHello(hello, now, Micros(now));
+        if (neighbour.Quality.OnHello(hello, now, Micros(now)))
+        {
+            // First hello from this neighbour (or since it restarted): the full update sent when
+            // the link came up may have reached it before it knew us, so send the table again.
+            SendFullUpdate(neighbour);
+        }
+
         RefreshCost(neighbour, now);
         Flush(now);
     }
