@@ -48,7 +48,19 @@ internal sealed class LinkQuality
             var gap = (short)(ushort)(hello.Seqno - _expected);
             if (gap is < 0 and > -Window)
             {
-                return false; // a little older than expected: a duplicate or reordered hello
+                // Older than expected: either a duplicate, or a late hello that the miss timer
+                // already counted as lost (the timer advances the expected seqno). Count a late
+                // one as received; ignore a duplicate. Either way the expected seqno stays, so
+                // timer drift can never make a live neighbour's hellos look old for ever.
+                var bit = 1u << (-gap - 1);
+                if ((_history & bit) != 0 || -gap > _known)
+                {
+                    return false;
+                }
+
+                _history |= bit;
+                Heard(hello, now, nowMicros);
+                return false;
             }
 
             if (gap is >= Window or <= -Window)
@@ -71,6 +83,13 @@ internal sealed class LinkQuality
         }
 
         _expected = (ushort)(hello.Seqno + 1);
+        Heard(hello, now, nowMicros);
+        return fresh;
+    }
+
+    /// <summary>What every hello that counts tells us: the interval, the echo for RTT, when to expect the next.</summary>
+    private void Heard(in Hello hello, TimeSpan now, uint nowMicros)
+    {
         _interval = TimeSpan.FromMilliseconds(hello.IntervalCentiseconds * 10.0);
         _missDeadline = now + (_interval * 1.5);
         LastTimestamp = hello.Timestamp;
@@ -84,8 +103,6 @@ internal sealed class LinkQuality
                 _srttMicros = _srttMicros < 0 ? rtt : (0.8 * _srttMicros) + (0.2 * rtt);
             }
         }
-
-        return fresh;
     }
 
     /// <summary>Counts hellos that should have arrived by <paramref name="now"/> as lost.</summary>

@@ -61,9 +61,34 @@ public sealed class InProcessMeshTests : IAsyncLifetime
         var deadline = DateTime.UtcNow + Limit;
         while (!condition())
         {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}; router warnings and errors:\n{_logs.Text}");
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}; routers:\n{Describe()}\nwarnings and errors:\n{_logs.Text}");
             await Task.Delay(20);
         }
+    }
+
+    /// <summary>Each router's neighbours, routes and routing counters, to explain a failure.</summary>
+    private string Describe() => string.Join(Environment.NewLine, _nodes.Select(n =>
+        $"{n.Identity.Address.ToShortString()}: neighbours [{string.Join(", ", n.Get<NeighbourTable>().Snapshot().Select(x => $"{x.Address.ToShortString()}@{x.Netmod.Name}"))}]" +
+        $" routes [{string.Join(", ", n.Get<RouteTable>().Snapshot().Select(kv => $"{kv.Key.ToShortString()} via {kv.Value.Address.ToShortString()}@{kv.Value.Netmod.Name}"))}]" +
+        $" rejected {n.Get<RoutingService>().Rejected} switch received {n.Get<SwitchCounters>().Received}" +
+        $" drops [{string.Join(", ", n.Get<SwitchCounters>().DropSnapshot().Where(kv => kv.Value > 0).Select(kv => $"{kv.Key}={kv.Value}"))}]" +
+        $" netmods [{string.Join(", ", n.Get<NetmodHost>().Instances.Select(i => $"{i.Name}:{i.State}"))}]"));
+
+    /// <summary>
+    /// Sends once a route is there. While routes settle (link costs are measured over the first
+    /// hellos, on a busy machine some arrive late) a route may come and go; a sender retries.
+    /// </summary>
+    private async Task SendAsync(RouterNode from, RouterNode to, byte[] message)
+    {
+        var deadline = DateTime.UtcNow + Limit;
+        OriginateResult result;
+        while ((result = (await from.Get<MessageSender>().SendAsync(to.Identity.Address, message, CancellationToken.None)).Result) == OriginateResult.NoRoute
+            && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(result == OriginateResult.Sent, $"sending failed: {result}; routers:\n{Describe()}");
     }
 
     private static NextHop? Route(RouterNode from, RouterNode to) =>
@@ -96,8 +121,7 @@ public sealed class InProcessMeshTests : IAsyncLifetime
         var inbox = last.Get<Inbox>().Listen(listening.Token);
         var message = new byte[200_000];
         new Random(2).NextBytes(message);
-        var (result, _) = await first.Get<MessageSender>().SendAsync(last.Identity.Address, message, CancellationToken.None);
-        Assert.Equal(OriginateResult.Sent, result);
+        await SendAsync(first, last, message);
 
         var delivered = await inbox.ReadAsync(listening.Token);
         Assert.Equal(first.Identity.Address, delivered.From);
@@ -125,7 +149,7 @@ public sealed class InProcessMeshTests : IAsyncLifetime
         // Traffic flows over the slow link.
         using var listening = new CancellationTokenSource(Limit);
         var inbox = b.Get<Inbox>().Listen(listening.Token);
-        Assert.Equal(OriginateResult.Sent, (await a.Get<MessageSender>().SendAsync(b.Identity.Address, new byte[5000], CancellationToken.None)).Result);
+        await SendAsync(a, b, new byte[5000]);
         Assert.Equal(5000, (await inbox.ReadAsync(listening.Token)).Payload.Length);
 
         // The fast link comes back, and wins again.
@@ -148,7 +172,7 @@ public sealed class InProcessMeshTests : IAsyncLifetime
         var inbox = c.Get<Inbox>().Listen(listening.Token);
         var message = new byte[150_000];
         new Random(3).NextBytes(message);
-        Assert.Equal(OriginateResult.Sent, (await a.Get<MessageSender>().SendAsync(c.Identity.Address, message, CancellationToken.None)).Result);
+        await SendAsync(a, c, message);
 
         Assert.Equal(message, (await inbox.ReadAsync(listening.Token)).Payload);
         Assert.True(b.Get<SwitchCounters>().Resliced >= 3);

@@ -72,6 +72,28 @@ public class LinkQualityTests
     }
 
     [Fact]
+    public void OnHello_LateHelloAlreadyCountedMissed_CountsAndTheLinkStaysUp()
+    {
+        var quality = new LinkQuality();
+        for (ushort i = 0; i < 8; i++)
+        {
+            Hello(quality, i, Interval * i);
+        }
+
+        // Hellos 8 and 9 are late: the miss timer counts both as lost and moves on.
+        quality.CheckMisses(Interval * 9.6);
+        Assert.Equal(Metric.Infinity, quality.Cost(Options));
+
+        // They arrive after all, then the next ones on time: nothing is "too old" for ever.
+        Hello(quality, 8, Interval * 9.7);
+        Hello(quality, 9, Interval * 9.8);
+        Assert.Equal(0, quality.ConsecutiveMisses);
+        Assert.NotEqual(Metric.Infinity, quality.Cost(Options));
+        Hello(quality, 10, Interval * 10);
+        Assert.NotEqual(Metric.Infinity, quality.Cost(Options));
+    }
+
+    [Fact]
     public void Rtt_IsMeasuredFromTheEchoedTimestamp()
     {
         var quality = new LinkQuality();
