@@ -16,7 +16,7 @@ namespace Router.Api;
 /// <item><c>GET /v1/peers</c> — the peers part of it;</item>
 /// <item><c>GET /v1/routes</c> — the selected routes (<see cref="RouteInfo"/>);</item>
 /// <item><c>POST /v1/echo?to=ADDRESS[&amp;hopLimit=N&amp;timeoutMs=T&amp;size=S]</c> — one mesh echo (<see cref="EchoResponse"/>);</item>
-/// <item><c>POST /v1/messages?to=ADDRESS</c> — the body is the message; <see cref="SendResponse"/>,
+/// <item><c>POST /v1/messages?to=ADDRESS</c> (or <c>to=all</c>: flooded to every router) — the body is the message; <see cref="SendResponse"/>,
 ///   or 400 (bad address), 404 (no route), 413 (too large), 502 (link lost mid-message);</item>
 /// <item><c>GET /v1/messages</c> — messages for this router as they arrive, one
 ///   <see cref="MessageRecord"/> JSON per line, until the client hangs up.</item>
@@ -40,9 +40,11 @@ internal static class ApiEndpoints
 
     private static async Task<IResult> SendAsync(HttpContext context, MessageSender sender, string? to)
     {
-        if (!RouterAddress.TryParse(to, out var destination))
+        var flood = string.Equals(to, "all", StringComparison.OrdinalIgnoreCase);
+        var destination = RouterAddress.None;
+        if (!flood && !RouterAddress.TryParse(to, out destination))
         {
-            return Error(StatusCodes.Status400BadRequest, $"'{to}' is not a router address (64 hex digits, optionally grouped with '-')");
+            return Error(StatusCodes.Status400BadRequest, $"'{to}' is not a router address (64 hex digits, optionally grouped with '-') or 'all'");
         }
 
         var limit = sender.MaxMessageBytes;
@@ -63,6 +65,17 @@ internal static class ApiEndpoints
             }
 
             body.Write(buffer, 0, read);
+        }
+
+        if (flood)
+        {
+            var (flooded, floodId, neighbours) = await sender.FloodAsync(body.GetBuffer().AsMemory(0, (int)body.Length), context.RequestAborted);
+            return flooded switch
+            {
+                OriginateResult.Sent => Results.Json(new SendResponse("all", floodId, (int)body.Length), ApiJson.Default.SendResponse),
+                OriginateResult.TooLarge => Error(StatusCodes.Status413PayloadTooLarge, $"the message is larger than the limit (Router:MaxMessageBytes) of {limit} bytes"),
+                _ => Error(StatusCodes.Status404NotFound, $"no neighbours to flood to ({neighbours} reached)"),
+            };
         }
 
         var (result, messageId) = await sender.SendAsync(destination, body.GetBuffer().AsMemory(0, (int)body.Length), context.RequestAborted);

@@ -143,7 +143,7 @@ internal static class RouterCommands
 
     private static Command SendCommand()
     {
-        var to = new Option<string>("--to") { Description = "Destination router address.", Required = true };
+        var to = new Option<string>("--to") { Description = "Destination router address, or 'all' to flood to every router.", Required = true };
         var file = new Option<string?>("--file", "-f") { Description = "Send the contents of this file." };
         var text = new Argument<string?>("text") { Description = "Send this text (UTF-8).", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("send", "Send a message to another router: TEXT or --file F.") { to, file, text, JsonOption };
@@ -159,7 +159,7 @@ internal static class RouterCommands
         command.SetAction((parse, ct) => WithClient(parse, async client =>
         {
             var destination = parse.GetValue(to)!;
-            if (!RouterAddress.TryParse(destination, out _))
+            if (destination != "all" && !RouterAddress.TryParse(destination, out _))
             {
                 Console.Error.WriteLine($"router: '{destination}' is not a router address (64 hex digits, optionally grouped with '-')");
                 return 1;

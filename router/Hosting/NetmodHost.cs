@@ -25,6 +25,7 @@ internal sealed partial class NetmodHost : IHostedService
     private readonly Switch _switch;
     private readonly NeighbourTable _neighbours;
     private readonly RoutingService _routing;
+    private readonly NetmodSet _running;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -39,6 +40,7 @@ internal sealed partial class NetmodHost : IHostedService
         Switch @switch,
         NeighbourTable neighbours,
         RoutingService routing,
+        NetmodSet running,
         ILoggerFactory loggerFactory,
         TimeProvider time)
     {
@@ -48,6 +50,7 @@ internal sealed partial class NetmodHost : IHostedService
         _switch = @switch;
         _neighbours = neighbours;
         _routing = routing;
+        _running = running;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<NetmodHost>();
         _time = time;
@@ -114,6 +117,7 @@ internal sealed partial class NetmodHost : IHostedService
         {
             await netmod.StartAsync(cancellationToken).ConfigureAwait(false);
             instance.MarkRunning();
+            _running.Add(instance);
             Log.NetmodStarted(_logger, plugin.Name, instance.MaxFrameSize);
         }
         catch (Exception e)
@@ -171,6 +175,7 @@ internal sealed partial class NetmodHost : IHostedService
 
     private async Task StopQuietlyAsync(NetmodInstance instance, CancellationToken cancellationToken)
     {
+        _running.Remove(instance);
         try
         {
             await instance.Netmod.StopAsync(cancellationToken).ConfigureAwait(false);

@@ -38,6 +38,8 @@ internal static class RouterCoreServices
         services.AddSingleton(options.Routing);
         services.AddSingleton<RoutingService>();
         services.AddSingleton<SwitchCounters>();
+        services.AddSingleton<NetmodSet>();
+        services.AddSingleton(_ => new FloodFilter(capacity: 65_536));
         services.AddSingleton(_ => new Inbox(options.InboxMessages));
         services.AddSingleton(sp => new LocalDelivery(
             sp.GetRequiredService<Inbox>(),
@@ -50,7 +52,9 @@ internal static class RouterCoreServices
             sp.GetRequiredService<RouteTable>(),
             sp.GetRequiredService<LocalDelivery>(),
             options.MaxMessageBytes,
-            options.HopLimit));
+            options.HopLimit,
+            sp.GetRequiredService<FloodFilter>(),
+            sp.GetRequiredService<NetmodSet>()));
         services.AddSingleton(sp => new EchoService(identity.Address, sp.GetRequiredService<MessageSender>(), time));
         services.AddSingleton(sp => new Switch(
             identity.Address,
@@ -58,6 +62,8 @@ internal static class RouterCoreServices
             sp.GetRequiredService<LocalDelivery>(),
             sp.GetRequiredService<RoutingService>(),
             sp.GetRequiredService<EchoService>(),
+            sp.GetRequiredService<FloodFilter>(),
+            sp.GetRequiredService<NetmodSet>(),
             options.MaxMessageBytes,
             sp.GetRequiredService<SwitchCounters>()));
         services.AddSingleton<NetmodHost>();

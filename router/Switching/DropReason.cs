@@ -14,6 +14,7 @@ internal enum DropReason
     NextHopTooSmall,
     QueueFull,
     NetmodStopped,
+    DuplicateFlood,
 }
 
 /// <summary>

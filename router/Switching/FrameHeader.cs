@@ -26,6 +26,9 @@ internal enum FrameKind : byte
 
     /// <summary>An echo request ran out of hops here; routed back to its source with the request's header.</summary>
     HopLimitExceeded = 7,
+
+    /// <summary>A slice of a message for every router (destination all-zero), flooded with duplicate suppression.</summary>
+    Flood = 8,
 }
 
 /// <summary>Why a frame was rejected by the parser.</summary>
@@ -106,7 +109,7 @@ internal readonly struct FrameHeader
         }
 
         var kind = (FrameKind)frame[1];
-        if (kind is < FrameKind.Message or > FrameKind.HopLimitExceeded)
+        if (kind is < FrameKind.Message or > FrameKind.Flood)
         {
             return FrameError.UnknownKind;
         }

@@ -23,12 +23,16 @@ internal sealed class MessageSender
     private readonly RouterAddress _local;
     private readonly RouteTable _routes;
     private readonly LocalDelivery _delivery;
+    private readonly FloodFilter? _floods;
+    private readonly Hosting.NetmodSet? _netmods;
     private readonly int _maxMessageBytes;
     private readonly byte _hopLimit;
     private int _nextMessageId = Random.Shared.Next();
 
-    public MessageSender(RouterAddress local, RouteTable routes, LocalDelivery delivery, int maxMessageBytes, byte hopLimit)
+    public MessageSender(RouterAddress local, RouteTable routes, LocalDelivery delivery, int maxMessageBytes, byte hopLimit, FloodFilter? floods = null, Hosting.NetmodSet? netmods = null)
     {
+        _floods = floods;
+        _netmods = netmods;
         _local = local;
         _routes = routes;
         _delivery = delivery;
@@ -68,6 +72,60 @@ internal sealed class MessageSender
         {
             FrameBuffers.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// Sends a message to every router: sliced to fit the smallest frame of the running netmods,
+    /// each slice sent to every neighbour and recorded in the flood filter so it is not taken
+    /// back when it returns. Returns how many neighbours the first slice went to.
+    /// </summary>
+    public async Task<(OriginateResult Result, uint MessageId, int Neighbours)> FloodAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        var messageId = NextMessageId();
+        if (message.Length > _maxMessageBytes)
+        {
+            return (OriginateResult.TooLarge, messageId, 0);
+        }
+
+        var netmods = _netmods?.Running ?? [];
+        if (netmods.Length == 0 || _floods is null)
+        {
+            return (OriginateResult.NoRoute, messageId, 0);
+        }
+
+        var frameSize = netmods.Min(n => n.MaxFrameSize);
+        var buffer = FrameBuffers.Rent(Math.Min(frameSize, FrameHeader.Size + message.Length));
+        var reached = 0;
+        try
+        {
+            var offset = 0;
+            do
+            {
+                var length = Math.Min(frameSize - FrameHeader.Size, message.Length - offset);
+                new FrameHeader(FrameKind.Flood, _hopLimit, RouterAddress.None, _local, messageId, (uint)message.Length, (uint)offset).Write(buffer);
+                message.Span.Slice(offset, length).CopyTo(buffer.AsSpan(FrameHeader.Size));
+                _floods.TryAdd(_local, messageId, (uint)offset);
+                var sent = 0;
+                foreach (var netmod in netmods)
+                {
+                    sent += await netmod.Netmod.SendAllAsync(buffer.AsMemory(0, FrameHeader.Size + length), null, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (offset == 0)
+                {
+                    reached = sent;
+                }
+
+                offset += length;
+            }
+            while (offset < message.Length);
+        }
+        finally
+        {
+            FrameBuffers.Return(buffer);
+        }
+
+        return (reached == 0 ? OriginateResult.NoRoute : OriginateResult.Sent, messageId, reached);
     }
 
     public async Task<(OriginateResult Result, uint MessageId)> SendAsync(RouterAddress destination, ReadOnlyMemory<byte> message, CancellationToken cancellationToken)

@@ -26,10 +26,14 @@ internal sealed class Switch
     private readonly LocalDelivery _delivery;
     private readonly RoutingService _routing;
     private readonly EchoService _echo;
+    private readonly FloodFilter _floods;
+    private readonly NetmodSet _netmods;
     private readonly uint _maxMessageLength;
 
-    public Switch(RouterAddress local, RouteTable routes, LocalDelivery delivery, RoutingService routing, EchoService echo, int maxMessageBytes, SwitchCounters counters)
+    public Switch(RouterAddress local, RouteTable routes, LocalDelivery delivery, RoutingService routing, EchoService echo, FloodFilter floods, NetmodSet netmods, int maxMessageBytes, SwitchCounters counters)
     {
+        _floods = floods;
+        _netmods = netmods;
         _local = local;
         _routes = routes;
         _delivery = delivery;
@@ -92,6 +96,12 @@ internal sealed class Switch
                 return;
             }
 
+            if (header.Kind == FrameKind.Flood)
+            {
+                await FloodAsync(input, frame, header, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
             if (header.Destination == _local)
             {
                 Counters.CountDelivered();
@@ -147,6 +157,41 @@ internal sealed class Switch
         {
             frame.Release();
         }
+    }
+
+    /// <summary>
+    /// A flooded slice: delivered here and passed to every neighbour on every netmod except the
+    /// one it came from — once. Slices already seen (and this router's own, coming back) are
+    /// dropped by the <see cref="FloodFilter"/>.
+    /// </summary>
+    private async ValueTask FloodAsync(NetmodInstance input, InboundFrame frame, FrameHeader header, CancellationToken cancellationToken)
+    {
+        if (header.Source == _local || !_floods.TryAdd(header.Source, header.MessageId, header.Offset))
+        {
+            Counters.CountDrop(DropReason.DuplicateFlood);
+            return;
+        }
+
+        Counters.CountDelivered();
+        _delivery.Accept(header, frame.Span[FrameHeader.Size..]);
+        if (header.HopLimit <= 1)
+        {
+            return;
+        }
+
+        frame.Span[FrameHeader.HopLimitOffset] = (byte)(header.HopLimit - 1);
+        foreach (var netmod in _netmods.Running)
+        {
+            if (frame.Length > netmod.MaxFrameSize)
+            {
+                Counters.CountDrop(DropReason.NextHopTooSmall);
+                continue;
+            }
+
+            await netmod.Netmod.SendAllAsync(frame.Memory, netmod == input ? frame.From : null, cancellationToken).ConfigureAwait(false);
+        }
+
+        Counters.CountForwarded();
     }
 
     /// <summary>

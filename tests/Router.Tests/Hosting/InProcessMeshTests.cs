@@ -130,6 +130,47 @@ public sealed class InProcessMeshTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Flood_RingOfFive_EveryOtherRouterReceivesTheMessageExactlyOnce()
+    {
+        var links = new List<SimulatedNetmod>();
+        var nodes = new List<RouterNode>();
+        for (var i = 0; i < 5; i++)
+        {
+            nodes.Add(await StartNodeAsync(address =>
+            {
+                var netmod = _network.CreateNetmod("sim", address, maxFrameSize: 1500);
+                links.Add(netmod);
+                return netmod;
+            }));
+        }
+
+        for (var i = 0; i < links.Count; i++)
+        {
+            _network.Link(links[i], links[(i + 1) % links.Count], new LinkProperties { Latency = TimeSpan.FromMilliseconds(1) });
+        }
+
+        await WaitForAsync(() => nodes.All(n => n.Get<NeighbourTable>().Snapshot().Count == 2), "the ring's links");
+        using var listening = new CancellationTokenSource(Limit);
+        var inboxes = nodes.Skip(1).Select(n => n.Get<Inbox>().Listen(listening.Token)).ToList();
+        var message = new byte[5000]; // four slices at 1,500-byte frames
+        new Random(4).NextBytes(message);
+
+        var (result, _, neighbours) = await nodes[0].Get<MessageSender>().FloodAsync(message, CancellationToken.None);
+        Assert.Equal((OriginateResult.Sent, 2), (result, neighbours));
+        foreach (var inbox in inboxes)
+        {
+            var delivered = await inbox.ReadAsync(listening.Token);
+            Assert.Equal(nodes[0].Identity.Address, delivered.From);
+            Assert.Equal(message, delivered.Payload);
+        }
+
+        // Each slice reached every router by both ways round the ring; the second copy was dropped.
+        await Task.Delay(300);
+        Assert.All(inboxes, inbox => Assert.False(inbox.TryRead(out _), "a flooded message was delivered twice"));
+        Assert.True(nodes.Skip(1).Sum(n => n.Get<SwitchCounters>().Drops(DropReason.DuplicateFlood)) >= 4);
+    }
+
+    [Fact]
     public async Task TwoLinks_TheBetterCarriesTraffic_AndTheOtherTakesOverWhenItFails()
     {
         SimulatedNetmod? fastA = null, slowA = null, fastB = null, slowB = null;

@@ -23,14 +23,16 @@ public sealed class SwitchTests : IDisposable
     private readonly Switch _switch;
     private readonly MemoryNetmod _link = new("mem");
     private readonly NetmodInstance _instance;
+    private readonly NetmodSet _netmods = new();
 
     public SwitchTests()
     {
         _delivery = new LocalDelivery(_inbox, 1 << 20, TimeSpan.FromSeconds(30), TimeProvider.System, NullLogger<LocalDelivery>.Instance);
         var routing = new RoutingService(_identity, new RoutingOptions(), _routes, TimeProvider.System, NullLogger<RoutingService>.Instance);
         var sender = new MessageSender(_self, _routes, _delivery, 1 << 20, 64);
-        _switch = new Switch(_self, _routes, _delivery, routing, new EchoService(_self, sender, TimeProvider.System), 1 << 20, new SwitchCounters());
         _instance = Instance(_link);
+        _netmods.Add(_instance);
+        _switch = new Switch(_self, _routes, _delivery, routing, new EchoService(_self, sender, TimeProvider.System), new FloodFilter(1000), _netmods, 1 << 20, new SwitchCounters());
         _link.Neighbours.Add(FromA);
         _link.Neighbours.Add(ToC);
         _routes.Publish([
@@ -100,6 +102,49 @@ public sealed class SwitchTests : IDisposable
         Assert.Equal(payload, rebuilt);
         Assert.Equal(1000, collector.Sum(f => f.Length - FrameHeader.Size));
         Assert.Equal(1, _switch.Counters.Resliced);
+    }
+
+    [Fact]
+    public async Task RunAsync_FloodedSlice_IsDeliveredAndPassedOnOnce_ButNotBackToItsSender()
+    {
+        var other = new MemoryNetmod("other") { Recorded = [] };
+        _netmods.Add(Instance(other));
+        var flood = Frame(RouterAddress.None, _c, 5, 11, 3, 0, [7, 8, 9]);
+        flood[1] = 8; // FrameKind.Flood
+        _link.Inject(FromA, flood);
+        _link.Inject(FromA, flood); // the same slice again, e.g. via another path
+        await RunUntilDrainedAsync();
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        var delivered = await _inbox.Listen(cts.Token).ReadAsync(cts.Token);
+        Assert.Equal(_c, delivered.From);
+        Assert.Equal([7, 8, 9], delivered.Payload);
+        Assert.Equal(1, _switch.Counters.Drops(DropReason.DuplicateFlood));
+        Assert.Equal(1, _switch.Counters.Forwarded);
+        Assert.Equal(0, _link.Sent); // MemoryNetmod.SendAllAsync reaches nobody: the arrival link is excluded anyway
+        Assert.Equal(0, other.Sent);
+    }
+
+    [Fact]
+    public void FloodFilter_RemembersAtLeastOneGenerationAndStaysBounded()
+    {
+        var filter = new FloodFilter(100);
+        var source = TestAddresses.Random();
+        Assert.True(filter.TryAdd(source, 1, 0));
+        Assert.False(filter.TryAdd(source, 1, 0));
+        Assert.True(filter.TryAdd(source, 1, 1400));
+        for (uint i = 2; i < 100; i++)
+        {
+            Assert.True(filter.TryAdd(source, i, 0));
+        }
+
+        Assert.False(filter.TryAdd(source, 1, 0)); // still remembered in the previous generation
+        for (uint i = 100; i < 300; i++)
+        {
+            filter.TryAdd(source, i, 0);
+        }
+
+        Assert.True(filter.TryAdd(source, 1, 0)); // long forgotten: memory is bounded
     }
 
     [Fact]
