@@ -28,9 +28,22 @@ public abstract class ThreeRouterTests(string netmod) : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        await _c.DisposeAsync();
-        await _b.DisposeAsync();
-        await _a.DisposeAsync();
+        // Fields are null when InitializeAsync failed part way: stop whatever did start.
+        if (_c is not null)
+        {
+            await _c.DisposeAsync();
+        }
+
+        if (_b is not null)
+        {
+            await _b.DisposeAsync();
+        }
+
+        if (_a is not null)
+        {
+            await _a.DisposeAsync();
+        }
+
         _mesh.Dispose();
     }
 

@@ -25,8 +25,17 @@ public sealed class TwoRouterTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        await _b.DisposeAsync();
-        await _a.DisposeAsync();
+        // Fields are null when InitializeAsync failed part way: stop whatever did start.
+        if (_b is not null)
+        {
+            await _b.DisposeAsync();
+        }
+
+        if (_a is not null)
+        {
+            await _a.DisposeAsync();
+        }
+
         _mesh.Dispose();
     }
 
