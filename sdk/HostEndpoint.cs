@@ -128,6 +128,11 @@ public sealed record HostEndpoint(string Host, int Port)
     private static bool IsValidHostName(string host) =>
         IPAddress.TryParse(host, out _) || Uri.CheckHostName(host) == UriHostNameType.Dns;
 
+    /// <summary>The endpoint to bind or connect to, for a host that is an IP literal (listen addresses).</summary>
+    /// <exception cref="InvalidOperationException">The host is a DNS name.</exception>
+    public IPEndPoint ToIPEndPoint() =>
+        new(Address ?? throw new InvalidOperationException($"'{this}' is not an IP address."), Port);
+
     /// <summary>The text form: <c>host:port</c>, with brackets around IPv6 literals.</summary>
     public override string ToString() =>
         Address is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 }

@@ -102,8 +102,4 @@ internal sealed record InetOptions
             ReconnectMax = reconnectMax!.Value,
         };
     }
-
-    /// <summary>The endpoint to bind for a listen address.</summary>
-    public static IPEndPoint ToIPEndPoint(HostEndpoint endpoint) =>
-        new(endpoint.Address ?? throw new ArgumentException($"'{endpoint}' is not an IP address.", nameof(endpoint)), endpoint.Port);
 }

@@ -36,7 +36,7 @@ internal sealed class Server : IDisposable
         var bound = new List<Socket>(listen.Count);
         foreach (var entry in listen)
         {
-            var endpoint = InetOptions.ToIPEndPoint(entry);
+            var endpoint = entry.ToIPEndPoint();
             var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             try
             {

@@ -127,7 +127,7 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature
             {
                 // No Listen entries: still one socket, on a free port, to greet peers from.
                 var listen = _options.Listen.Count > 0
-                    ? _options.Listen.Select(UdpOptions.ToIPEndPoint)
+                    ? _options.Listen.Select(e => e.ToIPEndPoint())
                     : [new IPEndPoint(Socket.OSSupportsIPv6 ? IPAddress.IPv6Any : IPAddress.Any, 0)];
                 foreach (var endpoint in listen)
                 {

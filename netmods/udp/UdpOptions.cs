@@ -134,8 +134,4 @@ internal sealed record UdpOptions
             SocketBufferBytes = socketBuffer!.Value,
         };
     }
-
-    /// <summary>The endpoint to bind for a listen address.</summary>
-    public static IPEndPoint ToIPEndPoint(HostEndpoint endpoint) =>
-        new(endpoint.Address ?? throw new ArgumentException($"'{endpoint}' is not an IP address.", nameof(endpoint)), endpoint.Port);
 }

@@ -29,7 +29,7 @@ internal sealed class SwitchFixture : IDisposable
         Delivery = new LocalDelivery(Inbox, MaxMessageBytes, TimeSpan.FromSeconds(30), TimeProvider.System, NullLogger<LocalDelivery>.Instance);
         var routing = new RoutingService(_identity, new RoutingOptions(), Routes, TimeProvider.System, NullLogger<RoutingService>.Instance);
         var sender = new MessageSender(Local, Routes, Delivery, MaxMessageBytes, 64);
-        Switch = new Switch(Local, Routes, Delivery, routing, new EchoService(Local, sender, TimeProvider.System), MaxMessageBytes, new SwitchCounters());
+        Switch = new Switch(Local, Routes, Delivery, routing, new EchoService(Local, sender, TimeProvider.System), new FloodFilter(65_536), new Router.Hosting.NetmodSet(), MaxMessageBytes, new SwitchCounters());
 
         In = new SinkNetmod("in", MaxFrameBytes);
         Out = new SinkNetmod("out", MaxFrameBytes);
