@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using Router.IntegrationTests.Netns;
 
 namespace Router.IntegrationTests;
 
@@ -17,10 +18,15 @@ internal sealed partial class RouterProcess : IAsyncDisposable
     private readonly ConcurrentQueue<string> _lines = new();
     private Process? _process;
 
-    public RouterProcess(string configPath)
+    /// <param name="configPath">The router's config file; its folder holds the key and API socket.</param>
+    /// <param name="netns">A network namespace to run the router in (created by the test), or null.</param>
+    public RouterProcess(string configPath, string? netns = null)
     {
         ConfigPath = configPath;
+        Netns = netns;
     }
+
+    public string? Netns { get; }
 
     public string ConfigPath { get; }
 
@@ -36,7 +42,7 @@ internal sealed partial class RouterProcess : IAsyncDisposable
     public async Task StartAsync(params string[] extraArgs)
     {
         _lines.Clear();
-        _process = RouterBinary.Start(["--config", ConfigPath, .. extraArgs], line => _lines.Enqueue(line));
+        _process = RouterBinary.Start(["--config", ConfigPath, .. extraArgs], line => _lines.Enqueue(line), Netns);
         await WaitForAsync(() => Output.Contains("ready; API on", StringComparison.Ordinal) || _process.HasExited, TimeSpan.FromSeconds(30), "router to start");
         if (_process.HasExited)
         {
@@ -47,7 +53,7 @@ internal sealed partial class RouterProcess : IAsyncDisposable
     /// <summary>Runs the router to completion (for commands that should exit, like --check).</summary>
     public async Task<int> RunToExitAsync(params string[] extraArgs)
     {
-        _process = RouterBinary.Start(["--config", ConfigPath, .. extraArgs], line => _lines.Enqueue(line));
+        _process = RouterBinary.Start(["--config", ConfigPath, .. extraArgs], line => _lines.Enqueue(line), Netns);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _process.WaitForExitAsync(timeout.Token);
         return _process.ExitCode;
@@ -149,16 +155,28 @@ internal static class RouterBinary
 
     public static string Plugins { get; } = Path.Combine(Directory, "plugins");
 
-    public static Process Start(IEnumerable<string> args, Action<string> onLine)
+    /// <summary>
+    /// Starts the router with <paramref name="args"/>; inside <paramref name="netns"/> when given
+    /// (<c>ip netns exec</c> execs the router in place, so the PID is the router's own).
+    /// </summary>
+    public static Process Start(IEnumerable<string> args, Action<string> onLine, string? netns = null)
     {
         Assert.True(File.Exists(Executable), $"the router is not built at {Executable}");
-        var start = new ProcessStartInfo(Executable)
+        var start = new ProcessStartInfo(netns is null ? Executable : Ip.Path)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (netns is not null)
+        {
+            foreach (var arg in new[] { "netns", "exec", netns, Executable })
+            {
+                start.ArgumentList.Add(arg);
+            }
+        }
+
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
