@@ -29,6 +29,15 @@ internal enum FrameKind : byte
 
     /// <summary>A slice of a message for every router (destination all-zero), flooded with duplicate suppression.</summary>
     Flood = 8,
+
+    /// <summary>Link handshake: proves the neighbour's identity and agrees link keys (hop limit 1, docs/security.md).</summary>
+    LinkHandshake = 9,
+
+    /// <summary>End-to-end session: the initiator's half of the key exchange, routed to the destination.</summary>
+    SessionInit = 10,
+
+    /// <summary>End-to-end session: the responder's half of the key exchange, routed back.</summary>
+    SessionAccept = 11,
 }
 
 /// <summary>Why a frame was rejected by the parser.</summary>
@@ -109,7 +118,7 @@ internal readonly struct FrameHeader
         }
 
         var kind = (FrameKind)frame[1];
-        if (kind is < FrameKind.Message or > FrameKind.Flood)
+        if (kind is < FrameKind.Message or > FrameKind.SessionAccept)
         {
             return FrameError.UnknownKind;
         }
@@ -145,7 +154,7 @@ internal readonly struct FrameHeader
     public static void WriteOffset(Span<byte> frame, uint offset) => BinaryPrimitives.WriteUInt32BigEndian(frame[OffsetOffset..], offset);
 
     /// <summary>Whether frames of this kind go only to a neighbour and are handled there, never forwarded.</summary>
-    public static bool IsLinkLocal(FrameKind kind) => kind is FrameKind.Hello or FrameKind.Update or FrameKind.SeqnoRequest;
+    public static bool IsLinkLocal(FrameKind kind) => kind is FrameKind.Hello or FrameKind.Update or FrameKind.SeqnoRequest or FrameKind.LinkHandshake;
 
     /// <summary>Writes the header into the first <see cref="Size"/> bytes of <paramref name="destination"/>.</summary>
     public void Write(Span<byte> destination)
