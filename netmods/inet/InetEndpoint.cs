@@ -18,14 +18,10 @@ namespace Router.Netmods.Inet;
 /// router exist (both dialled at once), both routers keep the same one and the neighbour
 /// stays up throughout. Thread-safe, as <see cref="Netmod"/> requires.
 /// </remarks>
-public sealed class InetEndpoint : Netmod, IPeerStatusFeature
+public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFeature
 {
     private const int EventCapacity = 1024;
     private const int IncomingCapacity = 1024;
-
-    // Inbound connections still in their handshake; past this, new ones are closed at once so
-    // a flood of idle connections cannot hold unbounded sockets and buffers.
-    private const int MaxPendingHandshakes = 256;
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
 
     private readonly NetmodContext _context;
@@ -41,6 +37,10 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature
     private readonly HashSet<string> _knownPeers = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<Task, byte> _work = new();
     private readonly Action<Socket> _onAccepted;
+    private readonly InboundAdmission _admission;
+    private readonly LogThrottle _totalRefusals;
+    private readonly LogThrottle _addressRefusals;
+    private readonly LogThrottle _handshakeRefusals;
     private volatile EndpointState _state;
     private Server? _server;
     private Task? _stopTask;
@@ -56,8 +56,12 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature
         _incoming = Channel.CreateBounded<InboundFrame>(new BoundedChannelOptions(IncomingCapacity) { FullMode = BoundedChannelFullMode.Wait });
         _events = Channel.CreateBounded<NeighbourEvent>(new BoundedChannelOptions(EventCapacity) { FullMode = BoundedChannelFullMode.Wait });
         _routes = new Routes(context.LocalAddress, _events.Writer, context.Time, _logger);
-        _runtime = new InetRuntime(options, context.LocalAddress, context.Time, _logger, _incoming.Writer, _routes, _stopping.Token);
+        _runtime = new InetRuntime(options, context.LocalAddress, context.Time, _logger, _incoming.Writer, _routes, Counters, _stopping.Token);
         _onAccepted = OnAccepted;
+        _admission = new InboundAdmission(options.MaxInboundConnections, options.MaxInboundConnectionsPerAddress);
+        _totalRefusals = new LogThrottle(context.Time);
+        _addressRefusals = new LogThrottle(context.Time);
+        _handshakeRefusals = new LogThrottle(context.Time);
         foreach (var peer in options.Peers)
         {
             AddDialer(peer);
@@ -88,6 +92,20 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature
 
     /// <summary>The live neighbours.</summary>
     internal RouteSnapshot Links => _routes.Snapshot;
+
+    /// <summary>Everything counted so far.</summary>
+    internal InetCounters Counters { get; } = new();
+
+    /// <summary>Inbound connections open now, by the limits' reckoning.</summary>
+    internal InboundAdmission Inbound => _admission;
+
+    /// <summary>
+    /// Every counter by name (<see cref="InetCounters.Snapshot"/>). Shaped for an optional
+    /// SDK feature through which the router could show netmod counters; the SDK has no such
+    /// feature yet, so only tests and diagnostics read this today.
+    /// </summary>
+    /// <inheritdoc />
+    public IReadOnlyList<KeyValuePair<string, long>> GetCounters() => Counters.Snapshot();
 
     /// <inheritdoc />
     public override Task StartAsync(CancellationToken cancellationToken)
@@ -363,10 +381,10 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature
 
     private void OnAccepted(Socket socket)
     {
-        string remote;
+        IPEndPoint remoteEndPoint;
         try
         {
-            remote = Format(socket.RemoteEndPoint);
+            remoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
         }
         catch (SocketException)
         {
@@ -375,19 +393,90 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature
             return;
         }
 
-        if (Interlocked.Increment(ref _pendingHandshakes) > MaxPendingHandshakes)
+        var remote = Format(remoteEndPoint);
+        var address = remoteEndPoint.Address;
+        switch (_admission.TryAdmit(address))
+        {
+            case Admission.TotalFull:
+                Counters.CountInboundRefusedTotal();
+                if (_totalRefusals.ShouldLog())
+                {
+                    Log.TooManyInbound(_logger, _options.MaxInboundConnections, remote, Counters.InboundRefusedTotal);
+                }
+
+                Refuse(socket);
+                return;
+            case Admission.AddressFull:
+                Counters.CountInboundRefusedPerAddress();
+                if (_addressRefusals.ShouldLog())
+                {
+                    Log.TooManyFromAddress(_logger, _options.MaxInboundConnectionsPerAddress, (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString(), remote, Counters.InboundRefusedPerAddress);
+                }
+
+                Refuse(socket);
+                return;
+        }
+
+        if (Interlocked.Increment(ref _pendingHandshakes) > _options.MaxPendingHandshakes)
         {
             Interlocked.Decrement(ref _pendingHandshakes);
-            Log.TooManyHandshakes(_logger, MaxPendingHandshakes, remote);
-            socket.Dispose();
+            _admission.Release(address);
+            Counters.CountInboundRefusedPendingHandshakes();
+            if (_handshakeRefusals.ShouldLog())
+            {
+                Log.TooManyHandshakes(_logger, _options.MaxPendingHandshakes, remote, Counters.InboundRefusedPendingHandshakes);
+            }
+
+            Refuse(socket);
             return;
         }
 
-        Track(RunConnectionAsync(socket, inbound: true, remote, dialer: null));
+        Counters.CountInboundAccepted();
+        Track(RunInboundAsync(socket, remote, address));
+    }
+
+    /// <summary>Runs an admitted inbound connection and gives its place back when it ends.</summary>
+    private async Task RunInboundAsync(Socket socket, string remote, IPAddress address)
+    {
+        try
+        {
+            await RunConnectionAsync(socket, inbound: true, remote, dialer: null).ConfigureAwait(false);
+        }
+        finally
+        {
+            _admission.Release(address);
+        }
+    }
+
+    /// <summary>
+    /// Closes a connection refused on accept with a reset rather than a FIN: nothing is owed to
+    /// it, and no TIME_WAIT is left on this side for each connection of a flood.
+    /// </summary>
+    private static void Refuse(Socket socket)
+    {
+        try
+        {
+            socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+            // Already reset by the peer: a plain close will do.
+        }
+
+        socket.Dispose();
     }
 
     private void LogHandshakeFailure(HandshakeResult handshake, string remote, bool inbound)
     {
+        if (handshake.Outcome is HandshakeOutcome.BadMagic or HandshakeOutcome.UnsupportedVersion or HandshakeOutcome.Invalid)
+        {
+            Counters.CountHandshakeRefused();
+        }
+        else if (handshake.Outcome == HandshakeOutcome.TimedOut && inbound)
+        {
+            Counters.CountHandshakeTimeout();
+        }
+
         switch (handshake.Outcome)
         {
             case HandshakeOutcome.UnsupportedVersion:

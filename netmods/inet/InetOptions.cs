@@ -23,6 +23,7 @@ internal sealed record InetOptions
     [
         "Enabled", "Listen", "Peers", "MaxFrameSize", "KeepaliveSeconds", "DeadPeerTimeoutSeconds",
         "HandshakeTimeoutSeconds", "ReconnectMinSeconds", "ReconnectMaxSeconds", "SendQueueFrames",
+        "MaxInboundConnections", "MaxInboundConnectionsPerAddress", "MaxPendingHandshakes",
     ];
 
     /// <summary>Addresses to accept connections on; empty for a router that only dials.</summary>
@@ -52,6 +53,20 @@ internal sealed record InetOptions
     /// <summary>Frames queued per connection before senders wait.</summary>
     public int SendQueueFrames { get; init; } = 256;
 
+    /// <summary>Inbound connections open at once, in any stage; more are closed on accept.</summary>
+    public int MaxInboundConnections { get; init; } = 1024;
+
+    /// <summary>
+    /// Inbound connections open at once from one IP address (IPv4-mapped IPv6 counts as IPv4);
+    /// more from that address are closed on accept. An honest router needs one, two while a
+    /// duplicate link is being retired; the rest of the default leaves room for a few routers
+    /// behind one NAT address.
+    /// </summary>
+    public int MaxInboundConnectionsPerAddress { get; init; } = 8;
+
+    /// <summary>Inbound connections still in their hello at once; more are closed on accept.</summary>
+    public int MaxPendingHandshakes { get; init; } = 256;
+
     /// <summary>
     /// Reads <paramref name="section"/>. Returns the options when the section is valid;
     /// otherwise returns null and adds every problem found to <paramref name="errors"/>,
@@ -68,6 +83,9 @@ internal sealed record InetOptions
         var peers = reader.ReadPeerEndpoints("Peers", DefaultPort);
         var maxFrameSize = reader.ReadInt("MaxFrameSize", defaults.MaxFrameSize, Handshake.MinimumFrameSize, 16 * 1024 * 1024);
         var sendQueue = reader.ReadInt("SendQueueFrames", defaults.SendQueueFrames, 1, 65_536);
+        var maxInbound = reader.ReadInt("MaxInboundConnections", defaults.MaxInboundConnections, 1, 1_000_000);
+        var maxInboundPerAddress = reader.ReadInt("MaxInboundConnectionsPerAddress", defaults.MaxInboundConnectionsPerAddress, 1, 1_000_000);
+        var maxPending = reader.ReadInt("MaxPendingHandshakes", defaults.MaxPendingHandshakes, 1, 1_000_000);
         var keepalive = reader.ReadSeconds("KeepaliveSeconds", defaults.Keepalive);
         var dead = reader.ReadSeconds("DeadPeerTimeoutSeconds", defaults.DeadPeerTimeout);
         var handshake = reader.ReadSeconds("HandshakeTimeoutSeconds", defaults.HandshakeTimeout);
@@ -95,6 +113,9 @@ internal sealed record InetOptions
             Peers = peers!,
             MaxFrameSize = maxFrameSize!.Value,
             SendQueueFrames = sendQueue!.Value,
+            MaxInboundConnections = maxInbound!.Value,
+            MaxInboundConnectionsPerAddress = maxInboundPerAddress!.Value,
+            MaxPendingHandshakes = maxPending!.Value,
             Keepalive = keepalive!.Value,
             DeadPeerTimeout = dead!.Value,
             HandshakeTimeout = handshake!.Value,

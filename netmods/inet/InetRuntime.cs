@@ -11,6 +11,7 @@ namespace Router.Netmods.Inet;
 /// <param name="Logger">Where the netmod logs.</param>
 /// <param name="Incoming">Where received frames go.</param>
 /// <param name="Routes">The live links.</param>
+/// <param name="Counters">What the endpoint counts.</param>
 /// <param name="Stopping">Cancelled when the endpoint stops.</param>
 internal sealed record InetRuntime(
     InetOptions Options,
@@ -19,4 +20,5 @@ internal sealed record InetRuntime(
     ILogger Logger,
     ChannelWriter<InboundFrame> Incoming,
     Routes Routes,
+    InetCounters Counters,
     CancellationToken Stopping);

@@ -14,8 +14,14 @@ internal static partial class Log
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "inet accept on {Endpoint} failed ({Error}); retrying in {DelayMs} ms")]
     public static partial void AcceptFailed(ILogger logger, string endpoint, string error, int delayMs);
 
-    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "inet: {Count} inbound handshakes already pending; connection from {Remote} closed")]
-    public static partial void TooManyHandshakes(ILogger logger, int count, string remote);
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "inet: {Count} inbound handshakes already pending (MaxPendingHandshakes); connection from {Remote} closed. {Refused} refused so far; said at most every 10 s")]
+    public static partial void TooManyHandshakes(ILogger logger, int count, string remote, long refused);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "inet: {Count} inbound connections already open (MaxInboundConnections); connection from {Remote} closed. {Refused} refused so far; said at most every 10 s")]
+    public static partial void TooManyInbound(ILogger logger, int count, string remote, long refused);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "inet: {Count} inbound connections from {Address} already open (MaxInboundConnectionsPerAddress); connection from {Remote} closed. {Refused} refused so far; said at most every 10 s")]
+    public static partial void TooManyFromAddress(ILogger logger, int count, string address, string remote, long refused);
 
     [LoggerMessage(EventId = 110, Level = LogLevel.Warning, Message = "connection from {Remote} closed: not a Router inet peer (bad handshake)")]
     public static partial void BadHandshake(ILogger logger, string remote);

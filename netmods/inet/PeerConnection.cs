@@ -380,6 +380,7 @@ internal sealed class PeerConnection
                     }
                     else if (status == FrameStatus.TooLarge)
                     {
+                        _runtime.Counters.CountFrameTooLarge();
                         Log.FrameTooLarge(_runtime.Logger, RemoteEndpoint, length, maxFrameSize);
                         SetCloseReason($"the peer sent a {length}-byte frame, above the maximum of {maxFrameSize}");
                         return;

@@ -17,6 +17,12 @@
 // Down event is written after the table without it is published and after no receive loop is
 // still delivering one of its frames (Neighbour.MarkGone + LinkSocket.IsDelivering), so no
 // frame follows Down.
+//
+// Limits against hostile hosts (README.md, "Limits against hostile hosts"): the receive loops
+// ask TryTakeHandshakeToken / TryTakeStrangerToken (per source address) before posting
+// anything here, and OnHelloAsync admits a path that no configured peer accounts for only
+// while MaxInboundPaths and MaxInboundPathsPerAddress allow; such paths are counted in
+// _inboundPaths from creation until RemovePathAsync or CloseAsync.
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -79,6 +85,12 @@ internal sealed class Links
     private readonly byte[] _scratch = new byte[Wire.HelloSize];
     private readonly RateLimit _strangerHellos;
     private readonly RateLimit _beaconHellos;
+    private readonly SourceRateLimit _handshakesBySource;
+    private readonly SourceRateLimit _strangersBySource;
+    private readonly Dictionary<SourceKey, int> _inboundPaths = [];
+    private readonly LogThrottle _totalRefusals;
+    private readonly LogThrottle _addressRefusals;
+    private int _inboundPathCount;
     private volatile ConfiguredPeer[] _peers = [];
     private LinkTable _table = LinkTable.Empty;
     private LinkSocket[] _sockets = [];
@@ -109,6 +121,13 @@ internal sealed class Links
         // make this router a useful amplifier (a 45-byte hello per datagram received, at most this often).
         _strangerHellos = new RateLimit(time, perSecond: 20, burst: 20);
         _beaconHellos = new RateLimit(time, perSecond: 20, burst: 20);
+        _handshakesBySource = new SourceRateLimit(time, options.HandshakeRatePerAddress, options.HandshakeBurstPerAddress);
+
+        // One source may not take the whole stranger budget above; one answer per round trip
+        // is all a peer that forgot us needs.
+        _strangersBySource = new SourceRateLimit(time, perSecond: 2, burst: 2);
+        _totalRefusals = new LogThrottle(time);
+        _addressRefusals = new LogThrottle(time);
     }
 
     /// <summary>The live neighbours and paths. Lock-free; never changes once read.</summary>
@@ -132,11 +151,26 @@ internal sealed class Links
         return false;
     }
 
+    /// <summary>Paths open now that count against the inbound path limits. Read by tests.</summary>
+    public int InboundPathCount => Volatile.Read(ref _inboundPathCount);
+
+    /// <summary>Sources tracked by the per-address handshake rate limit. Read by tests.</summary>
+    public int HandshakeSources => _handshakesBySource.Count;
+
     /// <summary>
-    /// Whether a datagram from a stranger may be answered with a hello now; the receive loops
-    /// ask before copying its address, so a flood of strangers costs no allocation.
+    /// Whether a datagram from a stranger may be answered with a hello now: its source is
+    /// under its own limit and all strangers together under theirs. The receive loops ask
+    /// before copying its address, so a flood of strangers costs no allocation.
     /// </summary>
-    public bool TryTakeStrangerToken() => _strangerHellos.TryTake();
+    public bool TryTakeStrangerToken(SocketAddress from) =>
+        _strangersBySource.TryTake(SourceKey.From(from)) && _strangerHellos.TryTake();
+
+    /// <summary>
+    /// Whether a hello, hello-ack or beacon from <paramref name="from"/> may go to the control
+    /// loop: its source address is under <see cref="UdpOptions.HandshakeRatePerAddress"/>.
+    /// Asked by the receive loops before copying the address; allocates nothing.
+    /// </summary>
+    public bool TryTakeHandshakeToken(SocketAddress from) => _handshakesBySource.TryTake(SourceKey.From(from));
 
     /// <summary>Adds peers not already known; returns how many were new. Any thread, before or after start.</summary>
     public int AddPeers(IEnumerable<HostEndpoint> endpoints)
@@ -205,6 +239,8 @@ internal sealed class Links
         var all = _neighbours.ToArray();
         _neighbours.Clear();
         _byAddress.Clear();
+        _inboundPaths.Clear();
+        Volatile.Write(ref _inboundPathCount, 0);
         Publish();
         foreach (var neighbour in all)
         {
@@ -615,11 +651,25 @@ internal sealed class Links
             return;
         }
 
+        // A new path. One to a configured peer is always welcome; any other is state a
+        // stranger asked for, and is bounded.
+        SourceKey? inbound = null;
+        if (!PeersAt(socket, from).Any())
+        {
+            var source = SourceKey.From(from);
+            if (!TryAdmitInboundPath(source, from))
+            {
+                return;
+            }
+
+            inbound = source;
+        }
+
         var now = _time.GetTimestamp();
         if (!_byAddress.TryGetValue(hello.Address, out var neighbour))
         {
             neighbour = new Neighbour(new NeighbourId(++_lastId), hello.Address, inbound: isHello, _time.GetUtcNow()) { MaxSendFrame = maxSend };
-            neighbour.Paths = [new LinkPath(socket, from, neighbour, now)];
+            neighbour.Paths = [new LinkPath(socket, from, neighbour, now) { InboundSource = inbound }];
             Log.LinkUp(_logger, neighbour.Address.ToString(), neighbour.RemoteEndpoint, isHello ? "inbound" : "outbound", neighbour.Id.Value);
 
             // Publish, then Up, then deliver: whoever reads the Up event can send at once, and
@@ -634,7 +684,7 @@ internal sealed class Links
         }
         else
         {
-            neighbour.Paths = [.. neighbour.Paths, new LinkPath(socket, from, neighbour, now)];
+            neighbour.Paths = [.. neighbour.Paths, new LinkPath(socket, from, neighbour, now) { InboundSource = inbound }];
             neighbour.MaxSendFrame = maxSend;
             Log.PathAdded(_logger, neighbour.Address.ToShortString(), LinkSocket.Format(from), neighbour.Id.Value, neighbour.Paths.Length);
             Publish();
@@ -718,8 +768,64 @@ internal sealed class Links
         }
     }
 
+    /// <summary>
+    /// Takes a place under the inbound path limits for a new path from <paramref name="source"/>,
+    /// or counts and (now and then) logs the refusal. Control loop only.
+    /// </summary>
+    private bool TryAdmitInboundPath(SourceKey source, SocketAddress from)
+    {
+        if (_inboundPathCount >= _options.MaxInboundPaths)
+        {
+            _counters.CountPathRefusedTotal();
+            if (_totalRefusals.ShouldLog())
+            {
+                Log.TooManyInboundPaths(_logger, _options.MaxInboundPaths, LinkSocket.Format(from), _counters.PathsRefusedTotal);
+            }
+
+            return false;
+        }
+
+        _inboundPaths.TryGetValue(source, out var count);
+        if (count >= _options.MaxInboundPathsPerAddress)
+        {
+            _counters.CountPathRefusedPerAddress();
+            if (_addressRefusals.ShouldLog())
+            {
+                Log.TooManyPathsFromAddress(_logger, _options.MaxInboundPathsPerAddress, source.ToString(), LinkSocket.Format(from), _counters.PathsRefusedPerAddress);
+            }
+
+            return false;
+        }
+
+        _inboundPaths[source] = count + 1;
+        Volatile.Write(ref _inboundPathCount, _inboundPathCount + 1);
+        return true;
+    }
+
+    /// <summary>Gives back the place a removed path held under the inbound path limits. Control loop only.</summary>
+    private void ReleaseInboundPath(LinkPath path)
+    {
+        if (path.InboundSource is not { } source || !_inboundPaths.TryGetValue(source, out var count))
+        {
+            return;
+        }
+
+        // Entries leave with their last path: the table is as large as the sources linked now.
+        if (count <= 1)
+        {
+            _inboundPaths.Remove(source);
+        }
+        else
+        {
+            _inboundPaths[source] = count - 1;
+        }
+
+        Volatile.Write(ref _inboundPathCount, _inboundPathCount - 1);
+    }
+
     private async ValueTask RemovePathAsync(LinkPath path, string reason)
     {
+        ReleaseInboundPath(path);
         var neighbour = path.Neighbour;
         var remaining = Array.FindAll(neighbour.Paths, p => p != path);
         if (remaining.Length > 0)

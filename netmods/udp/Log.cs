@@ -91,6 +91,15 @@ internal static partial class Log
     [LoggerMessage(EventId = 335, Level = LogLevel.Debug, Message = "udp receive on {Endpoint} failed: {Error}")]
     public static partial void ReceiveFailed(ILogger logger, string endpoint, string error);
 
+    [LoggerMessage(EventId = 350, Level = LogLevel.Warning, Message = "udp: hellos, acks or beacons from {Address} are over HandshakeRatePerAddress ({Rate}/s); dropping the excess. {Dropped} dropped so far; said at most every 10 s")]
+    public static partial void HandshakesRateLimited(ILogger logger, string address, int rate, long dropped);
+
+    [LoggerMessage(EventId = 351, Level = LogLevel.Warning, Message = "udp: {Count} paths already learned from {Address} (MaxInboundPathsPerAddress); hello from {Remote} dropped. {Refused} refused so far; said at most every 10 s")]
+    public static partial void TooManyPathsFromAddress(ILogger logger, int count, string address, string remote, long refused);
+
+    [LoggerMessage(EventId = 352, Level = LogLevel.Warning, Message = "udp: {Count} paths already learned from hellos (MaxInboundPaths); hello from {Remote} dropped. {Refused} refused so far; said at most every 10 s")]
+    public static partial void TooManyInboundPaths(ILogger logger, int count, string remote, long refused);
+
     [LoggerMessage(EventId = 340, Level = LogLevel.Error, Message = "udp: unexpected failure in {Loop}")]
     public static partial void LoopFault(ILogger logger, string loop, Exception exception);
 

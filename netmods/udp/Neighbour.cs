@@ -196,6 +196,12 @@ internal sealed class LinkPath
 
     public Neighbour Neighbour { get; }
 
+    /// <summary>
+    /// The source this path counts against under the inbound path limits, or null for a path
+    /// to a configured peer (those are not limited).
+    /// </summary>
+    public SourceKey? InboundSource { get; init; }
+
     /// <summary>The remote address as people write it.</summary>
     public string Display { get; }
 

@@ -2,8 +2,9 @@ namespace Router.Netmods.Udp;
 
 /// <summary>
 /// What the udp netmod counted since it was created: datagrams in, frames delivered, and every
-/// reason a datagram was dropped. Thread-safe; read for tests and diagnostics. Successful
-/// paths count with one uncontended interlocked add; drops are rare.
+/// reason a datagram was dropped or refused. Monotonic. Thread-safe; read for tests and
+/// diagnostics (<see cref="Snapshot"/>). Successful paths count with one uncontended
+/// interlocked add; drops are rare.
 /// </summary>
 internal sealed class UdpCounters
 {
@@ -17,6 +18,10 @@ internal sealed class UdpCounters
     private long _controlQueueFull;
     private long _sendErrors;
     private long _receiveErrors;
+    private long _handshakesRateLimited;
+    private long _strangersNotAnswered;
+    private long _pathsRefusedTotal;
+    private long _pathsRefusedPerAddress;
 
     /// <summary>Datagrams read from any socket.</summary>
     public long DatagramsReceived => Volatile.Read(ref _datagramsReceived);
@@ -48,6 +53,18 @@ internal sealed class UdpCounters
     /// <summary>Receive calls that failed with a socket error.</summary>
     public long ReceiveErrors => Volatile.Read(ref _receiveErrors);
 
+    /// <summary>Hellos, hello-acks and beacons dropped because their source address was over <c>HandshakeRatePerAddress</c>.</summary>
+    public long HandshakesRateLimited => Volatile.Read(ref _handshakesRateLimited);
+
+    /// <summary>Data or keepalives from no neighbour's path left unanswered: the source, or all strangers together, were over their limit.</summary>
+    public long StrangersNotAnswered => Volatile.Read(ref _strangersNotAnswered);
+
+    /// <summary>Hellos and hello-acks dropped unanswered because <c>MaxInboundPaths</c> paths were open.</summary>
+    public long PathsRefusedTotal => Volatile.Read(ref _pathsRefusedTotal);
+
+    /// <summary>Hellos and hello-acks dropped unanswered because <c>MaxInboundPathsPerAddress</c> paths to that address were open.</summary>
+    public long PathsRefusedPerAddress => Volatile.Read(ref _pathsRefusedPerAddress);
+
     public void CountReceived() => Interlocked.Increment(ref _datagramsReceived);
 
     public void CountDelivered() => Interlocked.Increment(ref _framesDelivered);
@@ -68,7 +85,32 @@ internal sealed class UdpCounters
 
     public void CountReceiveError() => Interlocked.Increment(ref _receiveErrors);
 
-    public override string ToString() =>
-        $"received {DatagramsReceived}, delivered {FramesDelivered}, malformed {Malformed}, not a neighbour {NotNeighbour}, " +
-        $"too large {TooLarge}, control {Control}, incoming full {IncomingFull}, control queue full {ControlQueueFull}, send errors {SendErrors}, receive errors {ReceiveErrors}";
+    public void CountHandshakeRateLimited() => Interlocked.Increment(ref _handshakesRateLimited);
+
+    public void CountStrangerNotAnswered() => Interlocked.Increment(ref _strangersNotAnswered);
+
+    public void CountPathRefusedTotal() => Interlocked.Increment(ref _pathsRefusedTotal);
+
+    public void CountPathRefusedPerAddress() => Interlocked.Increment(ref _pathsRefusedPerAddress);
+
+    /// <summary>Every counter by a stable camelCase name, in a fixed order, for status displays.</summary>
+    public IReadOnlyList<KeyValuePair<string, long>> Snapshot() =>
+    [
+        new("datagramsReceived", DatagramsReceived),
+        new("framesDelivered", FramesDelivered),
+        new("malformed", Malformed),
+        new("notNeighbour", NotNeighbour),
+        new("tooLarge", TooLarge),
+        new("incomingFull", IncomingFull),
+        new("control", Control),
+        new("controlQueueFull", ControlQueueFull),
+        new("sendErrors", SendErrors),
+        new("receiveErrors", ReceiveErrors),
+        new("handshakesRateLimited", HandshakesRateLimited),
+        new("strangersNotAnswered", StrangersNotAnswered),
+        new("pathsRefusedTotal", PathsRefusedTotal),
+        new("pathsRefusedPerAddress", PathsRefusedPerAddress),
+    ];
+
+    public override string ToString() => string.Join(", ", Snapshot().Select(c => $"{c.Key} {c.Value}"));
 }

@@ -6,7 +6,8 @@
 //                 frame out → Incoming (TryWrite: a full channel drops and counts, like a full
 //                 router queue; the loop never waits for the router)
 //     keepalive   mark the path heard
-//     hello, ack, beacon   parse, copy the address, post to the control loop (Links)
+//     hello, ack, beacon   parse, check the source address's rate limit, copy the address,
+//                 post to the control loop (Links)
 //     anything else, or data from no neighbour   count and drop
 // Send: SendAsync → LinkTable lookup by NeighbourId → Neighbour.SendAsync, which copies the
 //   frame behind the type byte into a pooled buffer and calls SendToAsync with the path's
@@ -30,7 +31,7 @@ namespace Router.Netmods.Udp;
 /// One <see cref="NeighbourId"/> per remote router address, however many paths reach it.
 /// Thread-safe, as <see cref="Netmod"/> requires.
 /// </remarks>
-public sealed class UdpEndpoint : Netmod, IPeerStatusFeature
+public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFeature
 {
     private const int IncomingCapacity = 1024;
     private const int EventCapacity = 1024;
@@ -55,6 +56,7 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature
     private readonly Lock _stateLock = new();
     private readonly List<Task> _receiveLoops = [];
     private readonly int _maxFrameSize;
+    private readonly LogThrottle _rateLimitLog;
     private volatile EndpointState _state;
     private LinkSocket[] _sockets = [];
     private Discovery? _discovery;
@@ -72,6 +74,7 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature
         _events = Channel.CreateBounded<NeighbourEvent>(new BoundedChannelOptions(EventCapacity) { FullMode = BoundedChannelFullMode.Wait });
         _links = new Links(options, context.LocalAddress, context.Time, _logger, _events.Writer, Counters);
         _links.AddPeers(options.Peers);
+        _rateLimitLog = new LogThrottle(context.Time);
     }
 
     private enum EndpointState
@@ -104,6 +107,20 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature
 
     /// <summary>The live neighbours and their paths.</summary>
     internal LinkTable Table => _links.Table;
+
+    /// <summary>Paths open now that count against the inbound path limits.</summary>
+    internal int InboundPathCount => _links.InboundPathCount;
+
+    /// <summary>Sources tracked one by one by the per-address handshake rate limit.</summary>
+    internal int HandshakeSources => _links.HandshakeSources;
+
+    /// <summary>
+    /// Every counter by name (<see cref="UdpCounters.Snapshot"/>). Shaped for an optional
+    /// SDK feature through which the router could show netmod counters; the SDK has no such
+    /// feature yet, so only tests and diagnostics read this today.
+    /// </summary>
+    /// <inheritdoc />
+    public IReadOnlyList<KeyValuePair<string, long>> GetCounters() => Counters.Snapshot();
 
     /// <inheritdoc />
     public override Task StartAsync(CancellationToken cancellationToken)
@@ -354,7 +371,10 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature
             // Only beacons are sent to the discovery port.
             if (type == DatagramType.Beacon && Wire.ParseBeacon(datagram, out var beacon) is var status && status is ParseStatus.Valid or ParseStatus.UnsupportedVersion)
             {
-                Post(new ControlMessage(ControlKind.Beacon, link.Index, LinkSocket.Clone(from), status, Beacon: beacon));
+                if (TryTakeHandshakeToken(from))
+                {
+                    Post(new ControlMessage(ControlKind.Beacon, link.Index, LinkSocket.Clone(from), status, Beacon: beacon));
+                }
             }
             else
             {
@@ -385,6 +405,11 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature
                 var helloStatus = Wire.ParseHello(datagram, out var hello);
                 if (helloStatus is ParseStatus.Valid or ParseStatus.UnsupportedVersion)
                 {
+                    if (!TryTakeHandshakeToken(from))
+                    {
+                        break;
+                    }
+
                     var kind = type == DatagramType.Hello ? ControlKind.Hello : ControlKind.HelloAck;
                     Post(new ControlMessage(kind, link.Index, LinkSocket.Clone(from), helloStatus, hello));
                 }
@@ -473,10 +498,31 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature
     private void OnStranger(LinkSocket link, SocketAddress from)
     {
         Counters.CountNotNeighbour();
-        if (_links.TryTakeStrangerToken())
+        if (_links.TryTakeStrangerToken(from))
         {
             _links.TryPost(new ControlMessage(ControlKind.Stranger, link.Index, LinkSocket.Clone(from)));
         }
+        else
+        {
+            Counters.CountStrangerNotAnswered();
+        }
+    }
+
+    /// <summary>Whether a control datagram from <paramref name="from"/> is within its source's rate; counts (and now and then logs) one that is not.</summary>
+    private bool TryTakeHandshakeToken(SocketAddress from)
+    {
+        if (_links.TryTakeHandshakeToken(from))
+        {
+            return true;
+        }
+
+        Counters.CountHandshakeRateLimited();
+        if (_rateLimitLog.ShouldLog())
+        {
+            Log.HandshakesRateLimited(_logger, SourceKey.From(from).ToString(), _options.HandshakeRatePerAddress, Counters.HandshakesRateLimited);
+        }
+
+        return false;
     }
 
     private async Task StopCoreAsync(CancellationToken cancellationToken)

@@ -27,7 +27,7 @@ internal sealed record UdpOptions
     [
         "Enabled", "Listen", "Peers", "Discovery", "DiscoveryIntervalSeconds", "DiscoveryPort", "DiscoveryInterfaces",
         "MaxFrameSize", "KeepaliveSeconds", "DeadPeerTimeoutSeconds", "ReconnectMinSeconds", "ReconnectMaxSeconds",
-        "SocketBufferBytes",
+        "SocketBufferBytes", "MaxInboundPaths", "MaxInboundPathsPerAddress", "HandshakeRatePerAddress", "HandshakeBurstPerAddress",
     ];
 
     /// <summary>Sockets to bind. Empty means one dual-stack socket on a free port, to peer outwards only.</summary>
@@ -67,6 +67,21 @@ internal sealed record UdpOptions
     public int SocketBufferBytes { get; init; } = 4 * 1024 * 1024;
 
     /// <summary>
+    /// Paths at once that no configured peer accounts for (learned from hellos, hello-acks and
+    /// discovery); a hello or ack that would add one more is dropped unanswered.
+    /// </summary>
+    public int MaxInboundPaths { get; init; } = 1024;
+
+    /// <summary>As <see cref="MaxInboundPaths"/>, for paths whose remote is one IP address (IPv4-mapped counts as IPv4).</summary>
+    public int MaxInboundPathsPerAddress { get; init; } = 8;
+
+    /// <summary>Hellos, hello-acks and beacons accepted per second from one IP address, on average.</summary>
+    public int HandshakeRatePerAddress { get; init; } = 20;
+
+    /// <summary>Hellos, hello-acks and beacons accepted at once from one IP address.</summary>
+    public int HandshakeBurstPerAddress { get; init; } = 40;
+
+    /// <summary>
     /// Reads <paramref name="section"/>. Returns the options when the section is valid;
     /// otherwise returns null and adds every problem found to <paramref name="errors"/>,
     /// each a sentence naming the key. Never throws for bad input.
@@ -92,6 +107,10 @@ internal sealed record UdpOptions
         var reconnectMin = reader.ReadSeconds("ReconnectMinSeconds", defaults.ReconnectMin);
         var reconnectMax = reader.ReadSeconds("ReconnectMaxSeconds", defaults.ReconnectMax);
         var socketBuffer = reader.ReadInt("SocketBufferBytes", defaults.SocketBufferBytes, 0, 1 << 30);
+        var maxInboundPaths = reader.ReadInt("MaxInboundPaths", defaults.MaxInboundPaths, 1, 1_000_000);
+        var maxInboundPathsPerAddress = reader.ReadInt("MaxInboundPathsPerAddress", defaults.MaxInboundPathsPerAddress, 1, 1_000_000);
+        var handshakeRate = reader.ReadInt("HandshakeRatePerAddress", defaults.HandshakeRatePerAddress, 1, 1_000_000);
+        var handshakeBurst = reader.ReadInt("HandshakeBurstPerAddress", defaults.HandshakeBurstPerAddress, 1, 1_000_000);
 
         if (socketBuffer is > 0 and < 65536)
         {
@@ -132,6 +151,10 @@ internal sealed record UdpOptions
             ReconnectMin = reconnectMin!.Value,
             ReconnectMax = reconnectMax!.Value,
             SocketBufferBytes = socketBuffer!.Value,
+            MaxInboundPaths = maxInboundPaths!.Value,
+            MaxInboundPathsPerAddress = maxInboundPathsPerAddress!.Value,
+            HandshakeRatePerAddress = handshakeRate!.Value,
+            HandshakeBurstPerAddress = handshakeBurst!.Value,
         };
     }
 }

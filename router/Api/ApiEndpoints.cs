@@ -17,7 +17,8 @@ namespace Router.Api;
 /// <item><c>GET /v1/routes</c> — the selected routes (<see cref="RouteInfo"/>);</item>
 /// <item><c>POST /v1/echo?to=ADDRESS[&amp;hopLimit=N&amp;timeoutMs=T&amp;size=S]</c> — one mesh echo (<see cref="EchoResponse"/>);</item>
 /// <item><c>POST /v1/messages?to=ADDRESS</c> (or <c>to=all</c>: flooded to every router) — the body is the message; <see cref="SendResponse"/>,
-///   or 400 (bad address), 404 (no route), 413 (too large), 502 (link lost mid-message);</item>
+///   or 400 (bad address), 404 (no route), 413 (too large), 502 (link lost mid-message),
+///   504 (no end-to-end session: the destination did not answer the key exchange);</item>
 /// <item><c>GET /v1/messages</c> — messages for this router as they arrive, one
 ///   <see cref="MessageRecord"/> JSON per line, until the client hangs up.</item>
 /// </list>
@@ -40,11 +41,9 @@ internal static class ApiEndpoints
 
     private static async Task<IResult> SendAsync(HttpContext context, MessageSender sender, string? to)
     {
-        var flood = string.Equals(to, "all", StringComparison.OrdinalIgnoreCase);
-        var destination = RouterAddress.None;
-        if (!flood && !RouterAddress.TryParse(to, out destination))
+        if (!ApiRequests.TryParseSendTarget(to, out var destination, out var flood, out var badTarget))
         {
-            return Error(StatusCodes.Status400BadRequest, $"'{to}' is not a router address (64 hex digits, optionally grouped with '-') or 'all'");
+            return Error(StatusCodes.Status400BadRequest, badTarget);
         }
 
         var limit = sender.MaxMessageBytes;
@@ -84,24 +83,19 @@ internal static class ApiEndpoints
             OriginateResult.Sent => Results.Json(new SendResponse(destination.ToString(), messageId, (int)body.Length), ApiJson.Default.SendResponse),
             OriginateResult.NoRoute => Error(StatusCodes.Status404NotFound, $"no route to {destination}: no path to it is known (see router routes)"),
             OriginateResult.TooLarge => Error(StatusCodes.Status413PayloadTooLarge, $"the message is larger than the limit (Router:MaxMessageBytes) of {limit} bytes"),
+            OriginateResult.NoSession => Error(StatusCodes.Status504GatewayTimeout, $"{destination} did not answer the end-to-end key exchange within Router:SessionHandshakeTimeoutSeconds; nothing was sent"),
             _ => Error(StatusCodes.Status502BadGateway, $"the link towards {destination} was lost while sending; the message may be incomplete at the destination"),
         };
     }
 
     private static async Task<IResult> EchoAsync(HttpContext context, EchoService echo, MessageSender sender, string? to, int? hopLimit, int? timeoutMs, int? size)
     {
-        if (!RouterAddress.TryParse(to, out var destination))
+        if (!ApiRequests.TryParseEcho(to, hopLimit, timeoutMs, size, sender.HopLimit, out var request, out var badRequest))
         {
-            return Error(StatusCodes.Status400BadRequest, $"'{to}' is not a router address (64 hex digits, optionally grouped with '-')");
+            return Error(StatusCodes.Status400BadRequest, badRequest);
         }
 
-        var hops = hopLimit ?? sender.HopLimit;
-        if (hops is < 1 or > 255 || timeoutMs is < 1 or > 60_000 || size is < 0 or > 60_000)
-        {
-            return Error(StatusCodes.Status400BadRequest, "hopLimit must be 1-255, timeoutMs 1-60000 and size 0-60000");
-        }
-
-        var result = await echo.PingAsync(destination, (byte)hops, size ?? 0, TimeSpan.FromMilliseconds(timeoutMs ?? 2000), context.RequestAborted);
+        var result = await echo.PingAsync(request.Destination, request.HopLimit, request.Size, request.Timeout, context.RequestAborted);
         var outcome = result.Outcome switch
         {
             EchoOutcome.Reply => "reply",
@@ -110,7 +104,7 @@ internal static class ApiEndpoints
             _ => "timeout",
         };
         return Results.Json(
-            new EchoResponse(outcome, result.Responder.IsNone ? null : result.Responder.ToString(), Math.Round(result.RoundTrip.TotalMilliseconds, 3), hops),
+            new EchoResponse(outcome, result.Responder.IsNone ? null : result.Responder.ToString(), Math.Round(result.RoundTrip.TotalMilliseconds, 3), request.HopLimit),
             ApiJson.Default.EchoResponse);
     }
 

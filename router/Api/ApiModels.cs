@@ -15,7 +15,7 @@ internal sealed record StatusResponse(
     IReadOnlyList<PeerInfo> Peers,
     CounterInfo Counters);
 
-internal sealed record NetmodInfo(string Name, string Version, string State, int MaxFrameSize, string Path, string? Error);
+internal sealed record NetmodInfo(string Name, string Version, string State, int MaxFrameSize, string Path, string? Error, IReadOnlyDictionary<string, long>? Counters);
 
 internal sealed record PeerInfo(
     string? Address,
@@ -24,7 +24,8 @@ internal sealed record PeerInfo(
     string Endpoint,
     bool Inbound,
     DateTimeOffset Since,
-    string? LastError);
+    string? LastError,
+    string? Link);
 
 internal sealed record CounterInfo(
     long FramesReceived,
@@ -38,7 +39,8 @@ internal sealed record CounterInfo(
     long ReassemblyBufferedBytes,
     long ReassemblyTimedOut,
     long ReassemblyOverLimit,
-    int Routes);
+    int Routes,
+    IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> Security);
 
 internal sealed record SendResponse(string To, uint MessageId, int Bytes);
 

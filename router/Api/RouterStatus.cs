@@ -2,6 +2,8 @@ using Router.Hosting;
 using Router.Identity;
 using Router.Routing;
 using Router.Sdk;
+using Router.Security.Links;
+using Router.Security.Sessions;
 using Router.Switching;
 
 namespace Router.Api;
@@ -17,6 +19,9 @@ internal sealed class RouterStatus
     private readonly LocalDelivery _delivery;
     private readonly Inbox _inbox;
     private readonly RoutingService _routing;
+    private readonly LinkTable _links;
+    private readonly LinkSecurityCounters _linkCounters;
+    private readonly SessionCounters _sessionCounters;
     private readonly TimeProvider _time;
     private readonly DateTimeOffset _startedAt;
 
@@ -29,8 +34,14 @@ internal sealed class RouterStatus
         LocalDelivery delivery,
         Inbox inbox,
         RoutingService routing,
+        LinkTable links,
+        LinkSecurityCounters linkCounters,
+        SessionCounters sessionCounters,
         TimeProvider time)
     {
+        _sessionCounters = sessionCounters;
+        _links = links;
+        _linkCounters = linkCounters;
         _identity = identity;
         _netmods = netmods;
         _neighbours = neighbours;
@@ -55,7 +66,8 @@ internal sealed class RouterStatus
                 i.State.ToString().ToLowerInvariant(),
                 i.MaxFrameSize,
                 i.Plugin.AssemblyPath,
-                i.Error))
+                i.Error,
+                i.Netmod.GetFeature<INetmodCountersFeature>()?.GetCounters().ToDictionary(kv => kv.Key, kv => kv.Value)))
             .ToList();
         var drops = _counters.DropSnapshot()
             .ToDictionary(kv => char.ToLowerInvariant(kv.Key.ToString()[0]) + kv.Key.ToString()[1..], kv => kv.Value);
@@ -71,7 +83,8 @@ internal sealed class RouterStatus
             _delivery.BufferedBytes,
             _delivery.TimedOut,
             _delivery.OverLimit,
-            _routes.Count);
+            _routes.Count,
+            SecurityCounters());
         var now = _time.GetUtcNow();
         return new StatusResponse(
             _identity.Address.ToString(),
@@ -83,6 +96,25 @@ internal sealed class RouterStatus
             Peers(),
             counters);
     }
+
+    /// <summary>Every security event and limit hit, by layer (links, routes, sessions) and name.</summary>
+    private Dictionary<string, IReadOnlyDictionary<string, long>> SecurityCounters() => new()
+    {
+        ["links"] = _linkCounters.Snapshot(),
+        ["routes"] = new Dictionary<string, long>
+        {
+            ["unsignedRoutes"] = _routing.UnsignedRoutes,
+            ["badOriginKeys"] = _routing.BadOriginKeys,
+            ["badOriginSignatures"] = _routing.BadOriginSignatures,
+            ["unknownProofReferences"] = _routing.UnknownProofReferences,
+            ["originVerifications"] = _routing.OriginVerifications,
+            ["originCacheHits"] = _routing.OriginCacheHits,
+            ["originSignatures"] = _routing.OriginSignatures,
+            ["routeLimitHits"] = _routing.RouteLimitHits,
+            ["rejectedControlMessages"] = _routing.Rejected,
+        },
+        ["sessions"] = _sessionCounters.Snapshot(),
+    };
 
     /// <summary>The selected routes, nearest first.</summary>
     public IReadOnlyList<RouteInfo> Routes()
@@ -117,7 +149,8 @@ internal sealed class RouterStatus
                     p.Endpoint,
                     p.Inbound,
                     p.Since,
-                    p.LastError)));
+                    p.LastError,
+                    p.Address.IsNone ? null : _links.StateOf(instance, p.Address))));
             }
             else
             {
@@ -128,7 +161,8 @@ internal sealed class RouterStatus
                     n.RemoteEndpoint,
                     false,
                     n.Since,
-                    null)));
+                    null,
+                    _links.StateOf(instance, n.Address))));
             }
         }
 

@@ -10,16 +10,17 @@ using Router.Sdk;
 namespace Router.Cli;
 
 /// <summary>
-/// The command line. <c>router --config FILE [--check]</c> runs (or checks) a router; the
+/// The command line. <c>router --config FILE [--check]</c> runs (or checks) a router; most
 /// subcommands are clients of a running router's API, found with <c>--api PATH</c> or read
-/// from <c>--config FILE</c>. Unrecognised <c>--Section:Key value</c> tokens on the run
+/// from <c>--config FILE</c>; <c>keygen</c> and <c>address</c> (KeyCommands.cs) work on key
+/// files and need no router. Unrecognised <c>--Section:Key value</c> tokens on the run
 /// command are configuration overrides.
 /// </summary>
-internal static class RouterCommands
+internal static partial class RouterCommands
 {
     private static readonly Option<string?> ConfigOption = new("--config", "-c")
     {
-        Description = "Configuration file (JSON). Runs a router, or tells client commands where its API socket is.",
+        Description = "Configuration file (JSON). Runs a router, or tells client commands where its API socket (keygen and address: its key file) is.",
         Recursive = true,
     };
 
@@ -70,6 +71,8 @@ internal static class RouterCommands
         root.Subcommands.Add(RoutesCommand());
         root.Subcommands.Add(PingCommand());
         root.Subcommands.Add(TracerouteCommand());
+        root.Subcommands.Add(KeygenCommand());
+        root.Subcommands.Add(AddressCommand());
         return root;
     }
 

@@ -19,9 +19,14 @@ internal sealed class RouterConfiguration
     [
         nameof(RouterOptions.KeyFile), nameof(RouterOptions.ApiSocket), nameof(RouterOptions.PluginsDirectory),
         nameof(RouterOptions.MaxMessageBytes), nameof(RouterOptions.ReassemblyBufferBytes),
+        nameof(RouterOptions.ReassemblyBytesPerSource), "SessionHandshakeTimeoutSeconds", "RekeyAfterMessages", "RekeyAfterSeconds", "MaxSessions",
         "ReassemblyTimeoutSeconds", nameof(RouterOptions.HopLimit), nameof(RouterOptions.InboxMessages),
         "HelloIntervalSeconds", "UpdateIntervalSeconds", "MaxRoutes",
+        "NetworkSecret", "AcceptUnknownPeers", "AllowedPeers", "HandshakeTimeoutSeconds", "ControlFramesPerSecond",
     ];
+
+    /// <summary>Keys of a netmod's section that belong to the core, not the netmod: the netmod never sees them.</summary>
+    public static readonly string[] CoreNetmodKeys = ["Enabled", "AcceptUnknownPeers", "AllowedPeers"];
 
     private RouterConfiguration(string filePath, IConfigurationRoot root)
     {
@@ -83,6 +88,24 @@ internal sealed class RouterConfiguration
 
     /// <summary>The section of one netmod, <c>Netmods:&lt;name&gt;</c>.</summary>
     public IConfigurationSection NetmodSection(string name) => Root.GetSection(NetmodsSection).GetSection(name);
+
+    /// <summary>
+    /// What a netmod is given to validate and read: its section without the keys the core
+    /// reads there (<see cref="CoreNetmodKeys"/>), so netmods need not know them. Same path.
+    /// </summary>
+    public IConfigurationSection NetmodSettings(string name)
+    {
+        var section = NetmodSection(name);
+        var prefix = section.Path + ConfigurationPath.KeyDelimiter;
+        var values = section.AsEnumerable()
+            .Where(kv => kv.Key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            .Where(kv => !CoreNetmodKeys.Any(core =>
+            {
+                var key = kv.Key[prefix.Length..];
+                return key.Equals(core, StringComparison.OrdinalIgnoreCase) || key.StartsWith(core + ConfigurationPath.KeyDelimiter, StringComparison.OrdinalIgnoreCase);
+            }));
+        return new ConfigurationBuilder().AddInMemoryCollection(values).Build().GetSection(section.Path);
+    }
 
     /// <summary>Names of netmods that have a section, as written.</summary>
     public IReadOnlyList<string> ConfiguredNetmods() =>
@@ -161,6 +184,107 @@ internal sealed class RouterConfiguration
             HopLimit = (byte)ReadInt(section, "HopLimit", defaults.HopLimit, 1, 255, problems),
             InboxMessages = ReadInt(section, "InboxMessages", defaults.InboxMessages, 0, 1_000_000, problems),
             Routing = ReadRouting(section, defaults.Routing, problems),
+            ReassemblyBytesPerSource = ReadBytesPerSource(section, problems),
+            Sessions = ReadSessions(section, defaults.Sessions, problems),
+            Security = ReadSecurity(section, defaults.Security, problems),
+        };
+    }
+
+    private Security.SecurityOptions ReadSecurity(IConfigurationSection section, Security.SecurityOptions defaults, List<string> problems)
+    {
+        var secret = section["NetworkSecret"];
+        if (secret is { Length: > 0 and < 16 })
+        {
+            problems.Add($"{section.Path}:NetworkSecret: too short ({secret.Length} characters); use at least 16 random characters (e.g. `openssl rand -base64 32`).");
+        }
+
+        var netmodPolicies = new Dictionary<string, Security.PeerPolicy>(StringComparer.OrdinalIgnoreCase);
+        var global = ReadPeerPolicy(section, Security.PeerPolicy.Open, problems);
+        foreach (var netmod in Root.GetSection(NetmodsSection).GetChildren())
+        {
+            if (netmod["AcceptUnknownPeers"] is not null || netmod.GetSection("AllowedPeers").Exists())
+            {
+                netmodPolicies[netmod.Key] = ReadPeerPolicy(netmod, global, problems);
+            }
+        }
+
+        return defaults with
+        {
+            NetworkSecret = string.IsNullOrEmpty(secret) ? null : secret,
+            Peers = global,
+            NetmodPeers = netmodPolicies,
+            HandshakeTimeout = TimeSpan.FromSeconds(ReadDouble(section, "HandshakeTimeoutSeconds", defaults.HandshakeTimeout.TotalSeconds, 1, 600, problems)),
+            ControlFramesPerSecond = ReadInt(section, "ControlFramesPerSecond", defaults.ControlFramesPerSecond, 10, 1_000_000, problems),
+        };
+    }
+
+    /// <summary>AcceptUnknownPeers and AllowedPeers of a section; what it leaves out comes from <paramref name="fallback"/>.</summary>
+    private static Security.PeerPolicy ReadPeerPolicy(IConfigurationSection section, Security.PeerPolicy fallback, List<string> problems)
+    {
+        var accept = fallback.AcceptUnknownPeers;
+        if (section["AcceptUnknownPeers"] is { } text && !bool.TryParse(text, out accept))
+        {
+            problems.Add($"{section.Path}:AcceptUnknownPeers: '{text}' is not true or false.");
+            accept = fallback.AcceptUnknownPeers;
+        }
+
+        var allowed = section.GetSection("AllowedPeers");
+        if (!allowed.Exists())
+        {
+            return new Security.PeerPolicy(accept, fallback.AllowedPeers);
+        }
+
+        var addresses = new HashSet<Sdk.RouterAddress>();
+        foreach (var entry in allowed.GetChildren())
+        {
+            if (Sdk.RouterAddress.TryParse(entry.Value, out var address))
+            {
+                addresses.Add(address);
+            }
+            else
+            {
+                problems.Add($"{entry.Path}: '{entry.Value}' is not a router address (64 hex digits, e.g. from `router address`).");
+            }
+        }
+
+        if (allowed.Value is { Length: > 0 } single)
+        {
+            problems.Add($"{allowed.Path}: must be a list of router addresses, not '{single}'.");
+        }
+
+        return new Security.PeerPolicy(accept, addresses);
+    }
+
+    /// <summary>
+    /// <c>ReassemblyBytesPerSource</c>: when not set, 32 MiB or one largest message, whichever is
+    /// more; when set, at least one largest message (with its sealing or signature overhead), or
+    /// no source could ever send one.
+    /// </summary>
+    private static long ReadBytesPerSource(IConfigurationSection section, List<string> problems)
+    {
+        var maxMessage = ReadInt(section, "MaxMessageBytes", 16 * 1024 * 1024, 1, 1024 * 1024 * 1024, []);
+        var oneMessage = (long)maxMessage + Security.Sessions.SessionService.MaxWireOverhead;
+        if (section["ReassemblyBytesPerSource"] is null)
+        {
+            return Math.Max(32L * 1024 * 1024, oneMessage);
+        }
+
+        return ReadLong(section, "ReassemblyBytesPerSource", oneMessage, oneMessage, 64L * 1024 * 1024 * 1024, problems);
+    }
+
+    private static Security.Sessions.SessionOptions ReadSessions(IConfigurationSection section, Security.Sessions.SessionOptions defaults, List<string> problems)
+    {
+        var handshake = TimeSpan.FromSeconds(ReadDouble(section, "SessionHandshakeTimeoutSeconds", defaults.HandshakeTimeout.TotalSeconds, 0.1, 120, problems));
+        var reassembly = TimeSpan.FromSeconds(ReadDouble(section, "ReassemblyTimeoutSeconds", 30, 0.1, 3600, []));
+        return defaults with
+        {
+            HandshakeTimeout = handshake,
+            RekeyAfterMessages = ReadLong(section, "RekeyAfterMessages", defaults.RekeyAfterMessages, 1, 1L << 60, problems),
+            RekeyAfter = TimeSpan.FromSeconds(ReadDouble(section, "RekeyAfterSeconds", defaults.RekeyAfter.TotalSeconds, 1, 86_400, problems)),
+            MaxSessions = ReadInt(section, "MaxSessions", defaults.MaxSessions, 16, 10_000_000, problems),
+
+            // A message sealed just before a re-key may take up to the reassembly timeout to arrive.
+            ReceiveGrace = reassembly + handshake,
         };
     }
 

@@ -29,6 +29,15 @@ internal sealed record RouterOptions
     /// <summary>Messages kept for local delivery while no listener is connected.</summary>
     public int InboxMessages { get; init; } = 1024;
 
+    /// <summary>Memory for the partly received messages of one source, so one source cannot take the whole reassembly buffer.</summary>
+    public long ReassemblyBytesPerSource { get; init; } = 32L * 1024 * 1024;
+
+    /// <summary>End-to-end sessions: key exchange timeout, re-keying, limits (docs/security.md).</summary>
+    public Security.Sessions.SessionOptions Sessions { get; init; } = new();
+
+    /// <summary>Link security: network secret, peer policy, handshake and control limits (docs/security.md).</summary>
+    public Security.SecurityOptions Security { get; init; } = new();
+
     /// <summary>Routing timers and limits (docs/routing.md).</summary>
     public Routing.RoutingOptions Routing { get; init; } = new();
 }

@@ -5,26 +5,32 @@ using Router.Identity;
 using Router.Plugins;
 using Router.Routing;
 using Router.Sdk;
+using Router.Security.Links;
 using Router.Switching;
 
 namespace Router.Hosting;
 
 /// <summary>
 /// Creates and starts the enabled netmods, runs a switch loop and a neighbour-event loop for
-/// each, and stops them on shutdown. A netmod that fails to be created or started is
+/// each (neighbour events go to the <see cref="LinkGuard"/>, which tells routing once a link
+/// has authenticated), and stops them on shutdown. A netmod that fails to be created or started is
 /// reported and left out; the router runs with the rest.
 /// </summary>
 internal sealed partial class NetmodHost : IHostedService
 {
-    /// <summary>Frames must fit at least a header and a useful payload.</summary>
-    public const int MinimumFrameSize = 256;
+    /// <summary>
+    /// Frames must fit at least a header and a useful payload, and every control frame: a
+    /// signed route update (80 + 2 + 194 bytes) with its 24-byte link seal, or a link handshake
+    /// (80 + 319 bytes).
+    /// </summary>
+    public const int MinimumFrameSize = 512;
 
     private readonly IReadOnlyList<NetmodPlugin> _enabled;
     private readonly RouterConfiguration _configuration;
     private readonly RouterIdentity _identity;
     private readonly Switch _switch;
     private readonly NeighbourTable _neighbours;
-    private readonly RoutingService _routing;
+    private readonly LinkGuard _guard;
     private readonly NetmodSet _running;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
@@ -39,7 +45,7 @@ internal sealed partial class NetmodHost : IHostedService
         RouterIdentity identity,
         Switch @switch,
         NeighbourTable neighbours,
-        RoutingService routing,
+        LinkGuard guard,
         NetmodSet running,
         ILoggerFactory loggerFactory,
         TimeProvider time)
@@ -49,7 +55,7 @@ internal sealed partial class NetmodHost : IHostedService
         _identity = identity;
         _switch = @switch;
         _neighbours = neighbours;
-        _routing = routing;
+        _guard = guard;
         _running = running;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<NetmodHost>();
@@ -81,7 +87,7 @@ internal sealed partial class NetmodHost : IHostedService
             var context = new NetmodContext(
                 plugin.Name,
                 _identity.Address,
-                _configuration.NetmodSection(plugin.Name),
+                _configuration.NetmodSettings(plugin.Name),
                 _configuration.Directory,
                 _loggerFactory,
                 _time);
@@ -135,7 +141,7 @@ internal sealed partial class NetmodHost : IHostedService
             await foreach (var e in instance.Netmod.NeighbourEvents.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 _neighbours.Apply(instance, e);
-                await _routing.PostAsync(instance, e, cancellationToken).ConfigureAwait(false);
+                await _guard.PostAsync(instance, e, cancellationToken).ConfigureAwait(false);
                 var address = e.Address.IsNone ? "(unknown)" : e.Address.ToString();
                 if (e.Kind == NeighbourEventKind.Up)
                 {

@@ -110,6 +110,8 @@ internal static partial class RouterApp
 
     internal static void ConfigureLogging(ILoggingBuilder logging, IConfiguration configuration)
     {
+        // The API server would log every request at Information; the Logging section can still ask for that.
+        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         logging.AddConfiguration(configuration.GetSection("Logging"));
         logging.AddSimpleConsole(console =>
         {
@@ -143,7 +145,7 @@ internal static partial class RouterApp
 
             try
             {
-                problems.AddRange(plugin.Factory.Validate(configuration.NetmodSection(name)));
+                problems.AddRange(plugin.Factory.Validate(configuration.NetmodSettings(name)));
             }
             catch (Exception e)
             {

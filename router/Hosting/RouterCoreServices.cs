@@ -4,6 +4,8 @@ using Router.Api;
 using Router.Configuration;
 using Router.Identity;
 using Router.Routing;
+using Router.Security.Links;
+using Router.Security.Sessions;
 using Router.Switching;
 
 namespace Router.Hosting;
@@ -13,7 +15,8 @@ namespace Router.Hosting;
 /// registration used by the <c>router</c> process (with the API on top) and by
 /// <see cref="RouterNode"/>, which runs routers inside one process for tests.
 /// Hosted services start in registration order and stop in reverse: routing first (its
-/// engine must exist when neighbours come up), netmods last; netmods stop first.
+/// engine must exist when neighbours come up), then the link guard (it authenticates
+/// neighbours before routing hears of them), netmods last; netmods stop first.
 /// </summary>
 internal static class RouterCoreServices
 {
@@ -33,6 +36,10 @@ internal static class RouterCoreServices
         services.AddSingleton(options);
         services.AddSingleton(identity);
         services.AddSingleton(enabled);
+        services.AddSingleton(options.Security);
+        services.AddSingleton<LinkSecurityCounters>();
+        services.AddSingleton<LinkTable>();
+        services.AddSingleton<LinkGuard>();
         services.AddSingleton<RouteTable>();
         services.AddSingleton<NeighbourTable>();
         services.AddSingleton(options.Routing);
@@ -41,9 +48,24 @@ internal static class RouterCoreServices
         services.AddSingleton<NetmodSet>();
         services.AddSingleton(_ => new FloodFilter(capacity: 65_536));
         services.AddSingleton(_ => new Inbox(options.InboxMessages));
+        services.AddSingleton<SessionCounters>();
+        services.AddSingleton(sp => new SessionService(
+            identity,
+            options.Sessions,
+            sp.GetRequiredService<SessionCounters>(),
+            time,
+            sp.GetRequiredService<ILogger<SessionService>>(),
+            // Resolved when the first handshake frame goes out: the sender needs the sessions (through LocalDelivery), so it cannot be a constructor argument.
+            (kind, destination, payload, cancellationToken) =>
+            {
+                var sender = sp.GetRequiredService<MessageSender>();
+                return sender.SendFrameAsync(kind, destination, sender.NextMessageId(), payload, options.HopLimit, cancellationToken);
+            }));
         services.AddSingleton(sp => new LocalDelivery(
             sp.GetRequiredService<Inbox>(),
+            sp.GetRequiredService<SessionService>(),
             options.ReassemblyBufferBytes,
+            options.ReassemblyBytesPerSource,
             options.ReassemblyTimeout,
             time,
             sp.GetRequiredService<ILogger<LocalDelivery>>()));
@@ -64,11 +86,14 @@ internal static class RouterCoreServices
             sp.GetRequiredService<EchoService>(),
             sp.GetRequiredService<FloodFilter>(),
             sp.GetRequiredService<NetmodSet>(),
-            options.MaxMessageBytes,
-            sp.GetRequiredService<SwitchCounters>()));
+            options.MaxMessageBytes + SessionService.MaxWireOverhead, // messages are sealed or signed on the wire
+            sp.GetRequiredService<SwitchCounters>(),
+            sp.GetRequiredService<LinkTable>(),
+            sp.GetRequiredService<LinkGuard>()));
         services.AddSingleton<NetmodHost>();
         services.AddSingleton<RouterStatus>();
         services.AddHostedService(sp => sp.GetRequiredService<RoutingService>());
+        services.AddHostedService(sp => sp.GetRequiredService<LinkGuard>());
         services.AddHostedService(sp => sp.GetRequiredService<NetmodHost>());
         return services;
     }

@@ -22,28 +22,42 @@ internal readonly record struct SelectedRoute(RouterAddress Destination, Routing
 /// </list>
 /// Single-threaded and clock-free: the caller passes the time in, so the same code runs in the
 /// router (one actor task) and in simulations of thousands of routers on a virtual clock.
+/// Crypto-free too: every route carries its origin's <see cref="OriginProof"/> as an opaque
+/// reference that the caller has already verified (<see cref="OriginVerifier"/>); the engine
+/// stores it with the route and advertises the selected route with the proof it came with.
+/// Its own route's proof comes from an <see cref="IOriginSigner"/>, asked once per own seqno
+/// (none in simulations: routes then carry no proof). The engine remembers, per destination,
+/// which neighbours it sent the advertised proof to in full, and marks later adverts of the
+/// same proof to them <see cref="RouteAdvert.ProofByReference"/>; a neighbour that cannot
+/// resolve a reference asks with a seqno request (<see cref="RequestProofs"/>), and the answer
+/// carries the proof in full again.
 /// </summary>
 internal sealed class RoutingEngine
 {
     private readonly RouterAddress _self;
     private readonly RoutingOptions _options;
     private readonly IRoutingOutput _output;
+    private readonly IOriginSigner? _signer;
     private readonly Dictionary<RouterAddress, Destination> _destinations = [];
     private readonly List<RoutingNeighbour> _neighbours = [];
     private readonly HashSet<Destination> _dirty = [];
     private readonly Dictionary<(RouterAddress, ushort), TimeSpan> _forwardedRequests = [];
+    private readonly Dictionary<(RoutingNeighbour, RouterAddress), TimeSpan> _proofRequests = [];
+    private readonly ProofRecipients _ownProofRecipients = new();
     private readonly List<RouteAdvert> _scratch = [];
     private readonly ushort _helloCentiseconds;
     private readonly ushort _updateCentiseconds;
     private TimeSpan _nextUpdate;
     private TimeSpan _nextHousekeeping;
     private bool _selfDirty;
+    private OriginProof? _ownProof;
 
-    public RoutingEngine(RouterAddress self, RoutingOptions options, IRoutingOutput output, TimeSpan now, ushort initialSeqno = 0)
+    public RoutingEngine(RouterAddress self, RoutingOptions options, IRoutingOutput output, TimeSpan now, ushort initialSeqno = 0, IOriginSigner? signer = null)
     {
         _self = self;
         _options = options;
         _output = output;
+        _signer = signer;
         OwnSeqno = initialSeqno;
         _helloCentiseconds = (ushort)Math.Clamp(options.HelloInterval.TotalMilliseconds / 10, 1, ushort.MaxValue);
         _updateCentiseconds = (ushort)Math.Clamp(options.UpdateInterval.TotalMilliseconds / 10, 1, ushort.MaxValue);
@@ -67,6 +81,18 @@ internal sealed class RoutingEngine
 
     /// <summary>Seqno requests this router started, forwarded, and received.</summary>
     public (long Started, long Forwarded, long Received) SeqnoRequests => (_requestsStarted, _requestsForwarded, _requestsReceived);
+
+    /// <summary>Seqno requests sent to ask a neighbour for a proof it referred to but this router lacked (<see cref="RequestProofs"/>).</summary>
+    public long ProofRequests { get; private set; }
+
+    /// <summary>Routes (not retractions) this router advertised with the proof in full, and by proof reference.</summary>
+    public (long InFull, long ByReference) RoutesSent => (_routesSentInFull, _routesSentByReference);
+
+    private long _routesSentInFull;
+    private long _routesSentByReference;
+
+    /// <summary>Times this router sent a neighbouring origin the newest proof of its own that the router held, because the origin offered an older seqno (it restarted).</summary>
+    public long OwnProofsReturned { get; private set; }
 
     private long _requestsStarted;
     private long _requestsForwarded;
@@ -120,8 +146,10 @@ internal sealed class RoutingEngine
             return;
         }
 
+        _ownProofRecipients.Forget(neighbour);
         foreach (var destination in _destinations.Values)
         {
+            destination.ProofRecipients.Forget(neighbour);
             if (destination.Remove(neighbour))
             {
                 Select(destination, now);
@@ -142,7 +170,9 @@ internal sealed class RoutingEngine
         if (neighbour.Quality.OnHello(hello, now, Micros(now)))
         {
             // First hello from this neighbour (or since it restarted): the full update sent when
-            // the link came up may have reached it before it knew us, so send the table again.
+            // the link came up may have reached it before it knew us, so send the table again —
+            // with every proof in full, as it may have verified none of them.
+            ForgetProofsSentTo(neighbour);
             SendFullUpdate(neighbour);
         }
 
@@ -163,8 +193,11 @@ internal sealed class RoutingEngine
         {
             if (advert.Origin == _self)
             {
-                // Someone remembers a newer seqno of ours (we restarted): move past it.
-                if (Seqno.IsNewer(advert.Seqno, OwnSeqno))
+                // Someone remembers a newer seqno of ours (we restarted): move past it. Only a
+                // route counts, not a retraction: a route's seqno was signed by us (the service
+                // verified it), a retraction carries no proof and anyone could send one. A jump
+                // of any size is safe here, unlike for a seqno request: we really did sign it.
+                if (advert.Metric != Metric.Infinity && Seqno.IsNewer(advert.Seqno, OwnSeqno))
                 {
                     OwnSeqno = (ushort)(advert.Seqno + 1);
                     _selfDirty = true;
@@ -200,7 +233,7 @@ internal sealed class RoutingEngine
                 continue;
             }
 
-            destination.Set(neighbour, advert.Seqno, advert.Metric, now, expires);
+            destination.Set(neighbour, advert.Seqno, advert.Metric, advert.Proof, now, expires);
             Select(destination, now);
         }
 
@@ -218,11 +251,21 @@ internal sealed class RoutingEngine
         _requestsReceived++;
         if (request.Origin == _self)
         {
+            // RFC 8966 §3.8.1.2: one more than our seqno, not the seqno asked for. Requests are
+            // unsigned, so taking the requested value would let any neighbour push our seqno
+            // forward by up to half the seqno space per request, and a few such jumps would make
+            // our routes look older than routers remember them. A starved router only needs a
+            // seqno newer than its feasibility distance, which is at most our own seqno: one
+            // step is enough. (After a restart our seqno may be far behind what others remember;
+            // that is repaired with our own signature, in OnUpdate and RequestSeqnoIfStarved.)
             if (Seqno.IsNewer(request.Seqno, OwnSeqno))
             {
-                OwnSeqno = request.Seqno;
+                OwnSeqno = unchecked((ushort)(OwnSeqno + 1));
             }
 
+            // The asker may lack our proof (it asks for the seqno of a reference it could not
+            // resolve): answer it in full.
+            _ownProofRecipients.Forget(neighbour);
             _selfDirty = true;
             Flush(now);
             return;
@@ -235,7 +278,9 @@ internal sealed class RoutingEngine
 
         if (destination.Selected is { } selected && Seqno.IsNewerOrEqual(selected.Seqno, request.Seqno))
         {
-            // We can answer: our route is new enough.
+            // We can answer: our route is new enough. The answer carries the proof in full to the
+            // asker, which may be asking because it could not resolve our reference to it.
+            destination.ProofRecipients.Forget(neighbour);
             _dirty.Add(destination);
         }
         else if (request.HopCount > 1 && ForwardTarget(destination, neighbour) is { } next)
@@ -250,6 +295,36 @@ internal sealed class RoutingEngine
         }
 
         Flush(now);
+    }
+
+    /// <summary>
+    /// A neighbour sent routes by proof reference that this router could not resolve (the
+    /// <see cref="OriginVerifier"/> holds no matching proof: the full proof was lost, or evicted).
+    /// Asks that neighbour for each with a seqno request for the referenced seqno and hop count 1
+    /// (not forwarded); the neighbour answers with the route and its proof in full
+    /// (<see cref="OnSeqnoRequest"/>). At most once per hello interval per (neighbour, origin): the
+    /// neighbour's next reference asks again, so a lost request or answer is repaired too.
+    /// </summary>
+    public void RequestProofs(RoutingNeighbour neighbour, IReadOnlyList<MissingProof> missing, TimeSpan now)
+    {
+        if (!_neighbours.Contains(neighbour))
+        {
+            Ignored++;
+            return;
+        }
+
+        foreach (var (origin, seqno) in missing)
+        {
+            var key = (neighbour, origin);
+            if (_proofRequests.TryGetValue(key, out var until) && until > now)
+            {
+                continue;
+            }
+
+            _proofRequests[key] = now + _options.HelloInterval;
+            ProofRequests++;
+            _output.SendSeqnoRequest(neighbour, new SeqnoRequest(origin, seqno, 1));
+        }
     }
 
     /// <summary>
@@ -417,6 +492,15 @@ internal sealed class RoutingEngine
     /// Routes exist but none is feasible: ask the neighbours offering one for a newer seqno.
     /// Each neighbour is asked at most once per hello interval, unless what it offers changes
     /// (its answer then depends on a different route, so the earlier request may have died).
+    /// <para>
+    /// The origin itself offering a seqno older than our feasibility distance means it restarted
+    /// with a seqno behind the one we advertised. A request would move it on by only one
+    /// (<see cref="OnSeqnoRequest"/>), so instead we send it our route to it at the FD's seqno,
+    /// with its own signature of that seqno (kept with the FD): it moves past it
+    /// (<see cref="OnUpdate"/>), and its next route is feasible everywhere that remembers less.
+    /// The origin never installs a route to itself, so this one update breaks no split horizon.
+    /// In simulations routes carry no proof, so there the request is sent as before.
+    /// </para>
     /// </summary>
     private void RequestSeqnoIfStarved(Destination destination, TimeSpan now)
     {
@@ -426,6 +510,14 @@ internal sealed class RoutingEngine
             if (route.Neighbour.Cost != Metric.Infinity && now >= route.NextRequest)
             {
                 route.NextRequest = now + _options.HelloInterval;
+                if (route.Neighbour.Address == destination.Origin && destination.FdProof is not null && Seqno.IsNewer(destination.FdSeqno, route.Seqno))
+                {
+                    OwnProofsReturned++;
+                    ReadOnlySpan<RouteAdvert> own = [new RouteAdvert(destination.Origin, destination.FdSeqno, destination.FdMetric, destination.FdProof)];
+                    _output.SendUpdate(route.Neighbour, _updateCentiseconds, own);
+                    continue;
+                }
+
                 _requestsStarted++;
                 _output.SendSeqnoRequest(route.Neighbour, request);
             }
@@ -447,12 +539,24 @@ internal sealed class RoutingEngine
                 RequestSeqnoIfStarved(destination, now);
             }
 
-            // Keep the feasibility distance for a while after the last route went (as Babel
-            // keeps its source table), so an old route cannot come back and form a loop.
-            if (destination.Routes.Count == 0 && destination.Selected is null && destination.RetractionsLeft == 0
-                && now - destination.LastChange > TimeSpan.FromMinutes(3))
+            // Keep the feasibility distance for 3 minutes after this router last advertised a
+            // route to the origin (its retraction), as Babel keeps its source table (RFC 8966
+            // §3.2.5), so an old route cannot come back and form a loop. After that no neighbour
+            // can still hold a route through us (routes expire after 3.5 update intervals), so the
+            // FD goes even if unfeasible routes remain: otherwise an origin that restarted far
+            // behind the FD, with no neighbour able to hand it its old signature, would stay
+            // unreachable until seqno requests had moved it on one step at a time.
+            if (destination.Selected is null && destination.RetractionsLeft == 0 && now - destination.LastChange > FdLifetime)
             {
-                (forget ??= []).Add(destination.Origin);
+                if (destination.Routes.Count == 0)
+                {
+                    (forget ??= []).Add(destination.Origin);
+                }
+                else if (destination.HasFd)
+                {
+                    destination.ForgetFd();
+                    Select(destination, now);
+                }
             }
         }
 
@@ -461,12 +565,33 @@ internal sealed class RoutingEngine
             _destinations.Remove(origin);
         }
 
-        if (_forwardedRequests.Count > 0)
+        RemoveExpired(_forwardedRequests, now);
+        RemoveExpired(_proofRequests, now);
+    }
+
+    private static readonly TimeSpan FdLifetime = TimeSpan.FromMinutes(3);
+
+    private static void RemoveExpired<TKey>(Dictionary<TKey, TimeSpan> until, TimeSpan now)
+        where TKey : notnull
+    {
+        if (until.Count == 0)
         {
-            foreach (var key in _forwardedRequests.Where(kv => kv.Value <= now).Select(kv => kv.Key).ToList())
-            {
-                _forwardedRequests.Remove(key);
-            }
+            return;
+        }
+
+        foreach (var key in until.Where(kv => kv.Value <= now).Select(kv => kv.Key).ToList())
+        {
+            until.Remove(key);
+        }
+    }
+
+    /// <summary>A neighbour that (re)starts holds none of our proofs: send it each in full next time.</summary>
+    private void ForgetProofsSentTo(RoutingNeighbour neighbour)
+    {
+        _ownProofRecipients.Forget(neighbour);
+        foreach (var destination in _destinations.Values)
+        {
+            destination.ProofRecipients.Forget(neighbour);
         }
     }
 
@@ -483,7 +608,7 @@ internal sealed class RoutingEngine
             _scratch.Clear();
             if (_selfDirty)
             {
-                _scratch.Add(new RouteAdvert(_self, OwnSeqno, 0));
+                _scratch.Add(OwnAdvert(neighbour));
             }
 
             foreach (var destination in _dirty)
@@ -513,7 +638,7 @@ internal sealed class RoutingEngine
     private void SendFullUpdate(RoutingNeighbour neighbour)
     {
         _scratch.Clear();
-        _scratch.Add(new RouteAdvert(_self, OwnSeqno, 0));
+        _scratch.Add(OwnAdvert(neighbour));
         foreach (var destination in _destinations.Values)
         {
             AddAdvert(destination, neighbour);
@@ -524,6 +649,34 @@ internal sealed class RoutingEngine
         }
 
         _output.SendUpdate(neighbour, _updateCentiseconds, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_scratch));
+    }
+
+    /// <summary>
+    /// This router's route to itself for <paramref name="neighbour"/>, with a proof of the current
+    /// seqno (signed once per seqno): in full the first time that neighbour gets it, then by reference.
+    /// </summary>
+    private RouteAdvert OwnAdvert(RoutingNeighbour neighbour)
+    {
+        if (_signer is not null && _ownProof?.Seqno != OwnSeqno)
+        {
+            _ownProof = _signer.Sign(OwnSeqno);
+        }
+
+        return Counted(new RouteAdvert(_self, OwnSeqno, 0, _ownProof, _ownProofRecipients.SentBefore(neighbour, OwnSeqno, _ownProof)));
+    }
+
+    private RouteAdvert Counted(RouteAdvert advert)
+    {
+        if (advert.ProofByReference)
+        {
+            _routesSentByReference++;
+        }
+        else
+        {
+            _routesSentInFull++;
+        }
+
+        return advert;
     }
 
     /// <summary>Adds what this router says about a destination to a neighbour, and records the feasibility distance.</summary>
@@ -545,8 +698,71 @@ internal sealed class RoutingEngine
         }
 
         var metric = selected.Metric;
-        destination.RecordAdvertised(selected.Seqno, metric);
-        _scratch.Add(new RouteAdvert(destination.Origin, selected.Seqno, metric));
+        destination.RecordAdvertised(selected.Seqno, metric, selected.Proof);
+        var byReference = destination.ProofRecipients.SentBefore(neighbour, selected.Seqno, selected.Proof);
+        _scratch.Add(Counted(new RouteAdvert(destination.Origin, selected.Seqno, metric, selected.Proof, byReference)));
+    }
+
+    /// <summary>
+    /// The neighbours that were sent one proof — of one origin's seqno — in full, so that later
+    /// adverts of it to them go by reference. Sending counts as delivery: if the update is lost,
+    /// the neighbour cannot resolve the next reference and asks (<see cref="RequestProofs"/>),
+    /// which <see cref="Forget"/>s it here. In simulations proofs are null and only seqnos count.
+    /// </summary>
+    private sealed class ProofRecipients
+    {
+        private RoutingNeighbour[]? _sentTo;
+        private int _count;
+        private ushort _seqno;
+        private OriginProof? _proof;
+
+        /// <summary>
+        /// Whether <paramref name="neighbour"/> was sent this proof in full already; if not, records
+        /// that it is being sent now. Another seqno or proof object starts the record afresh (the
+        /// verifier hands out one object per verified proof, so the same bytes are the same object
+        /// unless evicted and verified again; then they are merely sent in full once more).
+        /// </summary>
+        public bool SentBefore(RoutingNeighbour neighbour, ushort seqno, OriginProof? proof)
+        {
+            if (_sentTo is null || seqno != _seqno || !ReferenceEquals(proof, _proof))
+            {
+                if (_sentTo is not null)
+                {
+                    Array.Clear(_sentTo, 0, _count);
+                }
+
+                _count = 0;
+                (_seqno, _proof) = (seqno, proof);
+            }
+            else if (Array.IndexOf(_sentTo, neighbour, 0, _count) >= 0)
+            {
+                return true;
+            }
+
+            _sentTo ??= new RoutingNeighbour[4];
+            if (_count == _sentTo.Length)
+            {
+                Array.Resize(ref _sentTo, _count * 2);
+            }
+
+            _sentTo[_count++] = neighbour;
+            return false;
+        }
+
+        public void Forget(RoutingNeighbour neighbour)
+        {
+            if (_sentTo is null)
+            {
+                return;
+            }
+
+            var index = Array.IndexOf(_sentTo, neighbour, 0, _count);
+            if (index >= 0)
+            {
+                _sentTo[index] = _sentTo[--_count];
+                _sentTo[_count] = null!;
+            }
+        }
     }
 
     /// <summary>One route offered by one neighbour.</summary>
@@ -557,6 +773,9 @@ internal sealed class RoutingEngine
         public ushort Seqno { get; set; }
 
         public ushort Advertised { get; set; }
+
+        /// <summary>The origin's proof of <see cref="Seqno"/> as this neighbour sent it; passed on unchanged.</summary>
+        public OriginProof? Proof { get; set; }
 
         public TimeSpan Updated { get; set; }
 
@@ -587,6 +806,12 @@ internal sealed class RoutingEngine
 
         public ushort FdMetric { get; private set; }
 
+        /// <summary>The origin's proof of <see cref="FdSeqno"/>, as advertised; handed back to the origin if it restarts behind it.</summary>
+        public OriginProof? FdProof { get; private set; }
+
+        /// <summary>Who was sent the proof of the selected route in full.</summary>
+        public ProofRecipients ProofRecipients { get; } = new();
+
         public int RetractionsLeft { get; set; }
 
         public TimeSpan LastChange { get; set; }
@@ -595,11 +820,11 @@ internal sealed class RoutingEngine
             advertised != Metric.Infinity &&
             (!HasFd || Seqno.IsNewer(seqno, FdSeqno) || (seqno == FdSeqno && advertised < FdMetric));
 
-        public void RecordAdvertised(ushort seqno, ushort metric)
+        public void RecordAdvertised(ushort seqno, ushort metric, OriginProof? proof)
         {
             if (!HasFd || Seqno.IsNewer(seqno, FdSeqno))
             {
-                (HasFd, FdSeqno, FdMetric) = (true, seqno, metric);
+                (HasFd, FdSeqno, FdMetric, FdProof) = (true, seqno, metric, proof);
             }
             else if (seqno == FdSeqno && metric < FdMetric)
             {
@@ -607,9 +832,11 @@ internal sealed class RoutingEngine
             }
         }
 
+        public void ForgetFd() => (HasFd, FdProof) = (false, null);
+
         public bool Has(RoutingNeighbour neighbour) => Routes.Exists(r => r.Neighbour == neighbour);
 
-        public void Set(RoutingNeighbour neighbour, ushort seqno, ushort advertised, TimeSpan now, TimeSpan expires)
+        public void Set(RoutingNeighbour neighbour, ushort seqno, ushort advertised, OriginProof? proof, TimeSpan now, TimeSpan expires)
         {
             var route = Routes.Find(r => r.Neighbour == neighbour);
             if (route is null)
@@ -625,6 +852,7 @@ internal sealed class RoutingEngine
 
             route.Seqno = seqno;
             route.Advertised = advertised;
+            route.Proof = proof;
             route.Updated = now;
             route.Expires = expires;
             RetractionsLeft = 0;

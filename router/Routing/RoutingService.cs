@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Router.Hosting;
 using Router.Identity;
 using Router.Sdk;
+using Router.Security.Links;
 using Router.Switching;
 
 namespace Router.Routing;
@@ -14,7 +15,9 @@ namespace Router.Routing;
 /// control traffic is not dropped), with the engine's timers on the router's clock. The
 /// engine's messages become link-local frames (hop limit 1, addressed to the neighbour) sent
 /// on the neighbour's netmod; its selected routes are published to the <see cref="RouteTable"/>
-/// after every change.
+/// after every change. Every route in a received update is checked by the
+/// <see cref="OriginVerifier"/> before the engine sees it; the engine's own route is signed
+/// with this router's key (<see cref="OriginSigner"/>).
 /// </summary>
 internal sealed partial class RoutingService : IHostedService, IRoutingOutput
 {
@@ -22,11 +25,15 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
     private readonly Dictionary<(NetmodInstance, NeighbourId), RoutingNeighbour> _neighbours = [];
     private readonly List<Outgoing> _outgoing = [];
     private readonly List<RouteAdvert> _adverts = [];
+    private readonly List<MissingProof> _missingProofs = [];
     private readonly RouterAddress _self;
     private readonly RoutingOptions _options;
     private readonly RouteTable _routes;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly LinkTable _links;
+    private readonly OriginSigner _signer;
+    private readonly OriginVerifier _origins;
     private readonly long _start;
     private readonly CancellationTokenSource _stopping = new();
     private RoutingEngine? _engine;
@@ -34,13 +41,18 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
     private bool _routesChanged;
     private volatile IReadOnlyList<SelectedRoute> _selected = [];
 
-    public RoutingService(RouterIdentity identity, RoutingOptions options, RouteTable routes, TimeProvider time, ILogger<RoutingService> logger)
+    public RoutingService(RouterIdentity identity, RoutingOptions options, RouteTable routes, LinkTable links, TimeProvider time, ILogger<RoutingService> logger)
     {
+        _links = links;
         _self = identity.Address;
         _options = options;
         _routes = routes;
         _time = time;
         _logger = logger;
+        _signer = new OriginSigner(identity);
+
+        // One cached origin per destination the table may hold, plus this router itself.
+        _origins = new OriginVerifier(options.MaxRoutes + 1);
         _start = time.GetTimestamp();
     }
 
@@ -48,6 +60,39 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
     public long Rejected => Interlocked.Read(ref _rejected);
 
     private long _rejected;
+
+    /// <summary>Route entries dropped for carrying no origin proof (a type-1 entry with a finite metric): <c>unsignedRoute</c>.</summary>
+    public long UnsignedRoutes => _origins.UnsignedRoutes;
+
+    /// <summary>Route entries dropped because the origin key does not hash to the origin address or does not parse: <c>badOriginKey</c>.</summary>
+    public long BadOriginKeys => _origins.BadOriginKeys;
+
+    /// <summary>Route entries dropped because the origin signature does not verify: <c>badOriginSignature</c>.</summary>
+    public long BadOriginSignatures => _origins.BadOriginSignatures;
+
+    /// <summary>Origin signatures checked; entries that matched the verified-origin cache are not counted.</summary>
+    public long OriginVerifications => _origins.Verifications;
+
+    /// <summary>Signed route entries accepted from the verified-origin cache without a signature check.</summary>
+    public long OriginCacheHits => _origins.CacheHits;
+
+    /// <summary>Routes by proof reference accepted: the reference named a proof this router had verified.</summary>
+    public long ProofReferencesResolved => _origins.ProofReferencesResolved;
+
+    /// <summary>Routes by proof reference dropped because no matching verified proof was cached: <c>unknownProofReference</c>. Each makes the router ask the sender for the proof.</summary>
+    public long UnknownProofReferences => _origins.UnknownProofReferences;
+
+    /// <summary>Seqno requests sent to ask neighbours for proofs they referred to (at most one per neighbour and origin per hello interval).</summary>
+    public long ProofRequests => _engine?.ProofRequests ?? 0;
+
+    /// <summary>This router's own origin statements signed (one per change of its seqno).</summary>
+    public long OriginSignatures => _signer.Signatures;
+
+    /// <summary>
+    /// Routes to new destinations ignored because the table held <see cref="RoutingOptions.MaxRoutes"/>.
+    /// Written by the routing task; a read from another thread may be a moment behind.
+    /// </summary>
+    public long RouteLimitHits => _engine?.RouteLimitHits ?? 0;
 
     private TimeSpan Now => _time.GetElapsedTime(_start);
 
@@ -59,7 +104,7 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
     public Task StartAsync(CancellationToken cancellationToken)
     {
         // A random first seqno makes it unlikely that a restarted router's routes look old.
-        _engine = new RoutingEngine(_self, _options, this, Now, (ushort)Random.Shared.Next(ushort.MaxValue));
+        _engine = new RoutingEngine(_self, _options, this, Now, (ushort)Random.Shared.Next(ushort.MaxValue), _signer);
         _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
@@ -205,8 +250,13 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
                 case InputKind.Hello when Hello.TryRead(payload, out var hello):
                     engine.OnHello(from, hello, Now);
                     break;
-                case InputKind.Update when UpdateMessage.TryRead(payload, _adverts, out var interval):
+                case InputKind.Update when _origins.TryReadUpdate(payload, _adverts, _missingProofs, out var interval):
                     engine.OnUpdate(from, interval, _adverts, Now);
+                    if (_missingProofs.Count > 0)
+                    {
+                        engine.RequestProofs(from, _missingProofs, Now);
+                    }
+
                     break;
                 case InputKind.SeqnoRequest when SeqnoRequest.TryRead(payload, out var request):
                     engine.OnSeqnoRequest(from, request, Now);
@@ -232,7 +282,11 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
         {
             try
             {
-                await frame.Hop.Netmod.Netmod.SendAsync(frame.Hop.Neighbour, frame.Buffer.AsMemory(0, frame.Length), cancellationToken).ConfigureAwait(false);
+                // Control frames travel only sealed; a link that is gone (or re-handshaking from scratch) gets nothing.
+                if (_links.TrySeal(frame.Hop.Netmod, frame.Hop.Neighbour, frame.Buffer, frame.Length, out var sealedLength))
+                {
+                    await frame.Hop.Netmod.Netmod.SendAsync(frame.Hop.Neighbour, frame.Buffer.AsMemory(0, sealedLength), cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -258,7 +312,7 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
     {
         var hop = (NextHop)to.Link;
         var length = FrameHeader.Size + payloadLength;
-        var buffer = FrameBuffers.Rent(length);
+        var buffer = FrameBuffers.Rent(length + LinkSession.TrailerSize);
         new FrameHeader(kind, 1, to.Address, _self, 0, (uint)payloadLength, 0).Write(buffer);
         _outgoing.Add(new Outgoing(hop, buffer, length));
         return buffer.AsSpan(FrameHeader.Size, payloadLength);
@@ -268,13 +322,23 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
 
     void IRoutingOutput.SendUpdate(RoutingNeighbour to, ushort intervalCentiseconds, ReadOnlySpan<RouteAdvert> routes)
     {
-        // Cut into frames that fit the neighbour's link.
-        var perFrame = Math.Max(1, UpdateMessage.Capacity(((NextHop)to.Link).Netmod.MaxFrameSize - FrameHeader.Size));
+        // Cut into frames that fit the neighbour's link; entries differ in size (a retraction is
+        // 38 bytes, a route by proof reference 46, a signed route 194). At least one entry per
+        // frame: a link whose frames cannot hold one signed route (header + 2 + 194 + trailer)
+        // makes the netmod refuse the frame.
+        var capacity = ((NextHop)to.Link).Netmod.MaxFrameSize - FrameHeader.Size - LinkSession.TrailerSize;
         do
         {
-            var chunk = routes[..Math.Min(perFrame, routes.Length)];
-            UpdateMessage.Write(Frame(to, FrameKind.Update, UpdateMessage.Size(chunk.Length)), intervalCentiseconds, chunk);
-            routes = routes[chunk.Length..];
+            var count = 0;
+            var size = UpdateMessage.HeaderSize;
+            while (count < routes.Length && (count == 0 || size + UpdateMessage.EntrySize(routes[count]) <= capacity))
+            {
+                size += UpdateMessage.EntrySize(routes[count]);
+                count++;
+            }
+
+            UpdateMessage.Write(Frame(to, FrameKind.Update, size), intervalCentiseconds, routes[..count]);
+            routes = routes[count..];
         }
         while (routes.Length > 0);
     }

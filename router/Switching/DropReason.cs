@@ -15,6 +15,9 @@ internal enum DropReason
     QueueFull,
     NetmodStopped,
     DuplicateFlood,
+
+    /// <summary>From a link that has not authenticated, or a control frame whose link seal failed (details in the link counters).</summary>
+    LinkAuthentication,
 }
 
 /// <summary>

@@ -156,6 +156,9 @@ internal readonly struct FrameHeader
     /// <summary>Whether frames of this kind go only to a neighbour and are handled there, never forwarded.</summary>
     public static bool IsLinkLocal(FrameKind kind) => kind is FrameKind.Hello or FrameKind.Update or FrameKind.SeqnoRequest or FrameKind.LinkHandshake;
 
+    /// <summary>Whether frames of this kind are routing control frames, which carry a link seal (docs/security.md).</summary>
+    public static bool IsSealedControl(FrameKind kind) => kind is FrameKind.Hello or FrameKind.Update or FrameKind.SeqnoRequest;
+
     /// <summary>Writes the header into the first <see cref="Size"/> bytes of <paramref name="destination"/>.</summary>
     public void Write(Span<byte> destination)
     {

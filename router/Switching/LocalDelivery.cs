@@ -1,23 +1,33 @@
+using System.Buffers;
 using Microsoft.Extensions.Logging;
 using Router.Sdk;
+using Router.Security.Sessions;
 
 namespace Router.Switching;
 
 /// <summary>
-/// Receives the slices of messages addressed to this router and reassembles them.
-/// Memory is bounded: a message longer than <c>Router:MaxMessageBytes</c> never gets here
-/// (the parser rejects it), all partial messages together hold at most
-/// <c>Router:ReassemblyBufferBytes</c> (a new message that does not fit is dropped, counted),
+/// Receives the slices of messages addressed to this router (and of floods), reassembles
+/// them, opens them and hands them to the <see cref="Inbox"/>: a sealed message is opened with
+/// its end-to-end session, a flood's signature is checked (<see cref="SessionService"/>); what
+/// fails is dropped and counted there (<see cref="SessionCounters"/>). Memory is bounded: a
+/// message longer than <c>Router:MaxMessageBytes</c> (plus the sealing or signature overhead)
+/// never gets here (the parser rejects it), all partial messages together hold at most
+/// <c>Router:ReassemblyBufferBytes</c> and those of one source at most
+/// <c>Router:ReassemblyBytesPerSource</c> (a new message that does not fit is dropped, counted),
 /// and a message still incomplete <c>Router:ReassemblyTimeoutSeconds</c> after its first
-/// slice is dropped, counted. Duplicate and overlapping slices are tolerated.
+/// slice is dropped, counted. Duplicate and overlapping slices are tolerated. Partial
+/// messages live in pooled buffers; a single-slice message is opened straight from the frame,
+/// so the array handed to the inbox is the only one allocated per message.
 /// </summary>
 internal sealed partial class LocalDelivery : IDisposable
 {
     private readonly object _gate = new();
-    private readonly Dictionary<(RouterAddress Source, uint Id), Reassembly> _partial = [];
+    private readonly Dictionary<(RouterAddress Source, uint Id, FrameKind Kind), Reassembly> _partial = [];
+    private readonly Dictionary<RouterAddress, long> _bytesPerSource = [];
     private readonly Inbox _inbox;
     private readonly TimeProvider _time;
     private readonly long _bufferLimit;
+    private readonly long _sourceLimit;
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
     private readonly ITimer _sweeper;
@@ -25,11 +35,14 @@ internal sealed partial class LocalDelivery : IDisposable
     private long _completed;
     private long _timedOut;
     private long _overLimit;
+    private long _overSourceLimit;
 
-    public LocalDelivery(Inbox inbox, long bufferLimit, TimeSpan timeout, TimeProvider time, ILogger<LocalDelivery> logger)
+    public LocalDelivery(Inbox inbox, SessionService sessions, long bufferLimit, long sourceLimit, TimeSpan timeout, TimeProvider time, ILogger<LocalDelivery> logger)
     {
         _inbox = inbox;
+        Sessions = sessions;
         _bufferLimit = bufferLimit;
+        _sourceLimit = sourceLimit;
         _timeout = timeout;
         _time = time;
         _logger = logger;
@@ -37,11 +50,18 @@ internal sealed partial class LocalDelivery : IDisposable
         _sweeper = time.CreateTimer(_ => Sweep(), null, period, period);
     }
 
+    /// <summary>The end-to-end sessions that open sealed messages (and sign and seal what <see cref="MessageSender"/> sends).</summary>
+    public SessionService Sessions { get; }
+
+    /// <summary>Messages handed to the inbox (opened, verified, or sent to this router itself).</summary>
     public long Completed => Interlocked.Read(ref _completed);
 
     public long TimedOut => Interlocked.Read(ref _timedOut);
 
     public long OverLimit => Interlocked.Read(ref _overLimit);
+
+    /// <summary>New messages dropped because their source already had <c>Router:ReassemblyBytesPerSource</c> in partial messages.</summary>
+    public long OverSourceLimit => Interlocked.Read(ref _overSourceLimit);
 
     public long BufferedBytes => Interlocked.Read(ref _bufferedBytes);
 
@@ -56,19 +76,19 @@ internal sealed partial class LocalDelivery : IDisposable
         }
     }
 
-    /// <summary>Takes one slice; the payload is copied, so the caller keeps its buffer.</summary>
+    /// <summary>Takes one slice of a message or flood; the payload is copied, so the caller keeps its buffer.</summary>
     public void Accept(in FrameHeader header, ReadOnlySpan<byte> payload)
     {
         if (header.Offset == 0 && payload.Length == header.MessageLength)
         {
-            Complete(header.Source, header.MessageId, payload.ToArray());
+            Open(header, payload);
             return;
         }
 
-        byte[]? complete = null;
+        Reassembly? complete = null;
         lock (_gate)
         {
-            var key = (header.Source, header.MessageId);
+            var key = (header.Source, header.MessageId, header.Kind);
             if (!_partial.TryGetValue(key, out var reassembly))
             {
                 if (_bufferedBytes + header.MessageLength > _bufferLimit)
@@ -78,8 +98,17 @@ internal sealed partial class LocalDelivery : IDisposable
                     return;
                 }
 
-                reassembly = new Reassembly(header.MessageLength, _time.GetTimestamp());
+                var fromSource = _bytesPerSource.GetValueOrDefault(header.Source);
+                if (fromSource + header.MessageLength > _sourceLimit)
+                {
+                    Interlocked.Increment(ref _overSourceLimit);
+                    Log.SourceLimit(_logger, header.Source.ToShortString(), header.MessageId, header.MessageLength, fromSource);
+                    return;
+                }
+
+                reassembly = new Reassembly(header, _time.GetTimestamp());
                 _partial.Add(key, reassembly);
+                _bytesPerSource[header.Source] = fromSource + header.MessageLength;
                 Interlocked.Add(ref _bufferedBytes, header.MessageLength);
             }
             else if (reassembly.Length != header.MessageLength)
@@ -91,15 +120,21 @@ internal sealed partial class LocalDelivery : IDisposable
 
             if (reassembly.Add((int)header.Offset, payload))
             {
-                _partial.Remove(key);
-                Interlocked.Add(ref _bufferedBytes, -header.MessageLength);
-                complete = reassembly.Buffer;
+                RemoveLocked(key, reassembly);
+                complete = reassembly;
             }
         }
 
         if (complete is not null)
         {
-            Complete(header.Source, header.MessageId, complete);
+            try
+            {
+                Open(complete.Header, complete.Buffer.AsSpan(0, (int)complete.Length));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(complete.Buffer);
+            }
         }
     }
 
@@ -108,6 +143,40 @@ internal sealed partial class LocalDelivery : IDisposable
     {
         Interlocked.Increment(ref _completed);
         _inbox.Deliver(new DeliveredMessage(source, messageId, payload, _time.GetUtcNow()));
+    }
+
+    /// <summary>A whole message from the mesh: opened (or its signature checked) and delivered, or dropped and counted.</summary>
+    private void Open(in FrameHeader header, ReadOnlySpan<byte> message)
+    {
+        if (header.Kind == FrameKind.Flood)
+        {
+            if (Sessions.TryVerifyFlood(header, message, out var payloadLength))
+            {
+                Complete(header.Source, header.MessageId, message[..payloadLength].ToArray());
+            }
+
+            return;
+        }
+
+        if (Sessions.TryOpen(header, message, out var plaintext) == OpenResult.Opened)
+        {
+            Complete(header.Source, header.MessageId, plaintext!);
+        }
+    }
+
+    private void RemoveLocked((RouterAddress Source, uint Id, FrameKind Kind) key, Reassembly reassembly)
+    {
+        _partial.Remove(key);
+        Interlocked.Add(ref _bufferedBytes, -reassembly.Length);
+        var left = _bytesPerSource[key.Source] - reassembly.Length;
+        if (left == 0)
+        {
+            _bytesPerSource.Remove(key.Source);
+        }
+        else
+        {
+            _bytesPerSource[key.Source] = left;
+        }
     }
 
     private void Sweep()
@@ -119,7 +188,7 @@ internal sealed partial class LocalDelivery : IDisposable
                 return;
             }
 
-            List<(RouterAddress, uint)>? expired = null;
+            List<(RouterAddress, uint, FrameKind)>? expired = null;
             foreach (var (key, reassembly) in _partial)
             {
                 if (_time.GetElapsedTime(reassembly.Started) > _timeout)
@@ -131,8 +200,8 @@ internal sealed partial class LocalDelivery : IDisposable
             foreach (var key in expired ?? [])
             {
                 var reassembly = _partial[key];
-                _partial.Remove(key);
-                Interlocked.Add(ref _bufferedBytes, -reassembly.Length);
+                RemoveLocked(key, reassembly);
+                ArrayPool<byte>.Shared.Return(reassembly.Buffer);
                 Interlocked.Increment(ref _timedOut);
                 Log.ReassemblyTimedOut(_logger, key.Item1.ToShortString(), key.Item2, reassembly.Received, reassembly.Length);
             }
@@ -141,15 +210,17 @@ internal sealed partial class LocalDelivery : IDisposable
 
     public void Dispose() => _sweeper.Dispose();
 
-    /// <summary>One message being put together: its buffer and which byte ranges have arrived.</summary>
-    private sealed class Reassembly(uint length, long started)
+    /// <summary>One message being put together: its header, its (pooled) buffer and which byte ranges have arrived.</summary>
+    private sealed class Reassembly(FrameHeader header, long started)
     {
         // Received ranges, sorted and merged; a message is complete when this is [0, Length).
         private readonly List<(int Start, int End)> _ranges = [];
 
-        public byte[] Buffer { get; } = new byte[length];
+        public FrameHeader Header { get; } = header;
 
-        public uint Length { get; } = length;
+        public byte[] Buffer { get; } = ArrayPool<byte>.Shared.Rent((int)header.MessageLength);
+
+        public uint Length { get; } = header.MessageLength;
 
         public long Started { get; } = started;
 
@@ -192,5 +263,10 @@ internal sealed partial class LocalDelivery : IDisposable
 
         [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Message {MessageId} from {Source} ({Length} bytes) dropped: the reassembly buffer is full")]
         public static partial void ReassemblyFull(ILogger logger, string source, uint messageId, uint length);
+
+        // Debug, not Warning: a source that hits its own limit is the one sending too much, and
+        // it could otherwise fill the log; the counter (OverSourceLimit) is what status shows.
+        [LoggerMessage(EventId = 2103, Level = LogLevel.Debug, Message = "Message {MessageId} from {Source} ({Length} bytes) dropped: that source already has {Buffered} bytes in partial messages (Router:ReassemblyBytesPerSource)")]
+        public static partial void SourceLimit(ILogger logger, string source, uint messageId, uint length, long buffered);
     }
 }

@@ -2,12 +2,16 @@ using System.Runtime.CompilerServices;
 using Router.Hosting;
 using Router.Routing;
 using Router.Sdk;
+using Router.Security.Links;
 
 namespace Router.Switching;
 
 /// <summary>
 /// The frame path. One loop per netmod reads its incoming channel; for each frame:
 /// <list type="number">
+/// <item>only from an authenticated link (<see cref="LinkTable"/>): link-handshake frames go to
+///   the <see cref="LinkGuard"/>, sealed control frames are verified and unsealed, anything
+///   else from a link that has not authenticated is a counted drop;</item>
 /// <item>parse the header from the buffer (no allocation); malformed → counted drop;</item>
 /// <item>addressed to this router → by kind: messages to <see cref="LocalDelivery"/>, routing
 ///   frames to <see cref="RoutingService"/>, echo to <see cref="EchoService"/>;</item>
@@ -29,9 +33,13 @@ internal sealed class Switch
     private readonly FloodFilter _floods;
     private readonly NetmodSet _netmods;
     private readonly uint _maxMessageLength;
+    private readonly LinkTable _links;
+    private readonly LinkGuard _guard;
 
-    public Switch(RouterAddress local, RouteTable routes, LocalDelivery delivery, RoutingService routing, EchoService echo, FloodFilter floods, NetmodSet netmods, int maxMessageBytes, SwitchCounters counters)
+    public Switch(RouterAddress local, RouteTable routes, LocalDelivery delivery, RoutingService routing, EchoService echo, FloodFilter floods, NetmodSet netmods, int maxMessageBytes, SwitchCounters counters, LinkTable links, LinkGuard guard)
     {
+        _links = links;
+        _guard = guard;
         _floods = floods;
         _netmods = netmods;
         _local = local;
@@ -83,6 +91,24 @@ internal sealed class Switch
         try
         {
             Counters.CountReceived();
+            var span = frame.Span;
+            if (span.Length >= FrameHeader.Size && span[0] == FrameHeader.CurrentVersion && FrameHeader.IsSealedControl((FrameKind)span[1]))
+            {
+                // Routing's control frames carry a link seal: verify and strip it first.
+                if (!_links.TryOpenControl(input, frame.From, span, out var unsealed))
+                {
+                    Counters.CountDrop(DropReason.LinkAuthentication);
+                    return;
+                }
+
+                frame = new InboundFrame(frame.From, frame.Buffer, unsealed);
+            }
+            else if (!_links.IsAuthenticated(input, frame.From) && !(span.Length > 1 && span[1] == (byte)FrameKind.LinkHandshake))
+            {
+                Counters.CountDrop(DropReason.LinkAuthentication);
+                return;
+            }
+
             var error = FrameHeader.TryRead(frame.Span, _maxMessageLength, out var header);
             if (error != FrameError.None)
             {
@@ -93,6 +119,20 @@ internal sealed class Switch
                     FrameError.MessageTooLarge => DropReason.MessageTooLarge,
                     _ => DropReason.Malformed,
                 });
+                return;
+            }
+
+            if (header.Kind == FrameKind.LinkHandshake)
+            {
+                if (header.Destination == _local || header.Destination.IsNone)
+                {
+                    _guard.PostHandshake(input, frame.From, header.Source, frame.Span[FrameHeader.Size..]);
+                }
+                else
+                {
+                    Counters.CountDrop(DropReason.HopLimitExceeded);
+                }
+
                 return;
             }
 
@@ -242,6 +282,9 @@ internal sealed class Switch
                 return _routing.PostAsync(input, frame.From, header, payload.Span, cancellationToken);
             case FrameKind.EchoRequest:
                 return _echo.ReplyAsync(header, payload, cancellationToken);
+            case FrameKind.SessionInit or FrameKind.SessionAccept:
+                // End-to-end key exchange; the sessions live with local delivery, which uses them to open messages.
+                return _delivery.Sessions.ReceiveHandshakeAsync(header, payload, cancellationToken);
             default:
                 _echo.Complete(header, payload.Span);
                 return ValueTask.CompletedTask;

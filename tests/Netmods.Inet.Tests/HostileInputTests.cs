@@ -177,6 +177,8 @@ public sealed class HostileInputTests
         Assert.Equal(Handshake.HelloSize, received.Length);
         await Eventually.TrueAsync(() => server.Logs.Has(113), "the timeout is logged");
         await Eventually.TrueAsync(() => server.Endpoint.LiveConnections == 0, "the connection is released");
+        Assert.Equal(1, server.Endpoint.Counters.HandshakeTimeouts);
+        await Eventually.TrueAsync(() => server.Endpoint.Inbound.Count == 0, "its place under the inbound limits is given back");
     }
 
     [Fact]

@@ -22,6 +22,9 @@ public sealed class InetOptionsTests
         Assert.Equal(TimeSpan.FromSeconds(1), options.ReconnectMin);
         Assert.Equal(TimeSpan.FromSeconds(60), options.ReconnectMax);
         Assert.Equal(256, options.SendQueueFrames);
+        Assert.Equal(1024, options.MaxInboundConnections);
+        Assert.Equal(8, options.MaxInboundConnectionsPerAddress);
+        Assert.Equal(256, options.MaxPendingHandshakes);
     }
 
     [Fact]
@@ -43,6 +46,9 @@ public sealed class InetOptionsTests
             ["ReconnectMinSeconds"] = "0.05",
             ["ReconnectMaxSeconds"] = "3",
             ["SendQueueFrames"] = "8",
+            ["MaxInboundConnections"] = "100",
+            ["MaxInboundConnectionsPerAddress"] = "3",
+            ["MaxPendingHandshakes"] = "20",
         });
 
         var options = InetOptions.Parse(section, errors);
@@ -58,6 +64,9 @@ public sealed class InetOptionsTests
         Assert.Equal(TimeSpan.FromSeconds(0.05), options.ReconnectMin);
         Assert.Equal(TimeSpan.FromSeconds(3), options.ReconnectMax);
         Assert.Equal(8, options.SendQueueFrames);
+        Assert.Equal(100, options.MaxInboundConnections);
+        Assert.Equal(3, options.MaxInboundConnectionsPerAddress);
+        Assert.Equal(20, options.MaxPendingHandshakes);
     }
 
     [Fact]
@@ -76,12 +85,15 @@ public sealed class InetOptionsTests
             ["ReconnectMinSeconds"] = "10",
             ["ReconnectMaxSeconds"] = "5",
             ["SendQueueFrames"] = "0",
+            ["MaxInboundConnections"] = "0",
+            ["MaxInboundConnectionsPerAddress"] = "many",
+            ["MaxPendingHandshakes"] = "-5",
             ["Peer:0"] = "typo.example:5860",
         });
 
         var errors = new InetFactory().Validate(section).ToList();
 
-        Assert.Equal(11, errors.Count);
+        Assert.Equal(14, errors.Count);
         Assert.Contains(errors, e => e.StartsWith("Netmods:inet:Listen[0]: ", StringComparison.Ordinal) && e.Contains("'nonsense'", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:inet:Listen[1]: ", StringComparison.Ordinal) && e.Contains("not an IP address", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:inet:Peers[0]: ", StringComparison.Ordinal));
@@ -92,6 +104,9 @@ public sealed class InetOptionsTests
         Assert.Contains(errors, e => e.StartsWith("Netmods:inet:HandshakeTimeoutSeconds: ", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:inet:ReconnectMaxSeconds: ", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:inet:SendQueueFrames: ", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Netmods:inet:MaxInboundConnections: ", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Netmods:inet:MaxInboundConnectionsPerAddress: ", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Netmods:inet:MaxPendingHandshakes: ", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:inet:Peer: unknown setting (did you mean 'Peers'?)", StringComparison.Ordinal));
         Assert.All(errors, e => Assert.EndsWith(".", e, StringComparison.Ordinal));
     }

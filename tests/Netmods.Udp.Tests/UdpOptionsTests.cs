@@ -25,6 +25,10 @@ public sealed class UdpOptionsTests
         Assert.Equal(TimeSpan.FromSeconds(0.5), options.ReconnectMin);
         Assert.Equal(TimeSpan.FromSeconds(30), options.ReconnectMax);
         Assert.Equal(4 * 1024 * 1024, options.SocketBufferBytes);
+        Assert.Equal(1024, options.MaxInboundPaths);
+        Assert.Equal(8, options.MaxInboundPathsPerAddress);
+        Assert.Equal(20, options.HandshakeRatePerAddress);
+        Assert.Equal(40, options.HandshakeBurstPerAddress);
     }
 
     [Fact]
@@ -50,6 +54,10 @@ public sealed class UdpOptionsTests
             ["ReconnectMinSeconds"] = "0.05",
             ["ReconnectMaxSeconds"] = "3",
             ["SocketBufferBytes"] = "0",
+            ["MaxInboundPaths"] = "50",
+            ["MaxInboundPathsPerAddress"] = "2",
+            ["HandshakeRatePerAddress"] = "5",
+            ["HandshakeBurstPerAddress"] = "7",
         });
 
         var options = UdpOptions.Parse(section, errors);
@@ -68,6 +76,10 @@ public sealed class UdpOptionsTests
         Assert.Equal(TimeSpan.FromSeconds(0.05), options.ReconnectMin);
         Assert.Equal(TimeSpan.FromSeconds(3), options.ReconnectMax);
         Assert.Equal(0, options.SocketBufferBytes);
+        Assert.Equal(50, options.MaxInboundPaths);
+        Assert.Equal(2, options.MaxInboundPathsPerAddress);
+        Assert.Equal(5, options.HandshakeRatePerAddress);
+        Assert.Equal(7, options.HandshakeBurstPerAddress);
     }
 
     [Fact]
@@ -90,12 +102,16 @@ public sealed class UdpOptionsTests
             ["ReconnectMinSeconds"] = "10",
             ["ReconnectMaxSeconds"] = "5",
             ["SocketBufferBytes"] = "1000",
+            ["MaxInboundPaths"] = "0",
+            ["MaxInboundPathsPerAddress"] = "lots",
+            ["HandshakeRatePerAddress"] = "-1",
+            ["HandshakeBurstPerAddress"] = "1.5",
             ["Peer:0"] = "typo.example:5861",
         });
 
         var errors = new UdpFactory().Validate(section).ToList();
 
-        Assert.Equal(15, errors.Count);
+        Assert.Equal(19, errors.Count);
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:Enabled: 'yes' is not true or false", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:Listen[0]: ", StringComparison.Ordinal) && e.Contains("'nonsense'", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:Listen[1]: ", StringComparison.Ordinal) && e.Contains("not an IP address", StringComparison.Ordinal));
@@ -110,6 +126,10 @@ public sealed class UdpOptionsTests
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:DeadPeerTimeoutSeconds: ", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:ReconnectMaxSeconds: 5 must be at least ReconnectMinSeconds (10)", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:SocketBufferBytes: 1000 is below 65536", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Netmods:udp:MaxInboundPaths: 0 is outside", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Netmods:udp:MaxInboundPathsPerAddress: 'lots'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Netmods:udp:HandshakeRatePerAddress: -1 is outside", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Netmods:udp:HandshakeBurstPerAddress: '1.5'", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:Peer: unknown setting (did you mean 'Peers'?)", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:Peer: ", StringComparison.Ordinal) && e.Contains("the udp settings are Enabled, Listen, Peers", StringComparison.Ordinal));
         Assert.All(errors, e => Assert.EndsWith(".", e, StringComparison.Ordinal));

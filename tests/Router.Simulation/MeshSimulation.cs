@@ -44,7 +44,14 @@ public sealed class MeshSimulation
 
     public List<SimRouter> Routers { get; } = [];
 
-    /// <summary>Bytes of routing traffic sent over all links (frame header included).</summary>
+    /// <summary>
+    /// Bytes of routing traffic sent over all links: frame header included, every route but a
+    /// retraction counted as the router sends it — a signed route entry (194 bytes) when the
+    /// engine sends the proof in full, a route by proof reference (46 bytes) otherwise — though
+    /// simulated routes carry no proof; link-layer overhead (netmod framing, link sealing) is not
+    /// included. One frame header per update message: the router cuts large updates into frames
+    /// of the link's size, each with its own header, so it sends a little more.
+    /// </summary>
     public long ControlBytes { get; private set; }
 
     /// <summary>Receives a line per routing event of interest, for debugging a failing scenario.</summary>

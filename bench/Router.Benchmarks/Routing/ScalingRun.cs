@@ -18,6 +18,8 @@ namespace Router.Benchmarks.Routing;
 /// <item>cost of the run: wall-clock and CPU time per phase and the process's peak working set.</item>
 /// </list>
 /// Deterministic for a seed (wall-clock figures aside). Not BenchmarkDotNet: one long run.
+/// <c>--origin-cache N</c> instead measures the verified-origin cache's memory per origin
+/// (<see cref="OriginCacheMemory"/>).
 /// </summary>
 internal static class ScalingRun
 {
@@ -65,8 +67,10 @@ internal static class ScalingRun
                     loopWatchUpTo = int.Parse(value, Invariant);
                     i++;
                     break;
+                case "--origin-cache" when value is not null:
+                    return OriginCacheMemory.Execute(int.Parse(value, Invariant));
                 default:
-                    Console.Error.WriteLine($"unknown or incomplete option '{args[i]}'; options: --sizes 100,1000 --seed 1 --cuts 10 --degree 7 --hello-interval 1 --update-interval 4 (seconds) --loop-watch-up-to 100");
+                    Console.Error.WriteLine($"unknown or incomplete option '{args[i]}'; options: --sizes 100,1000 --seed 1 --cuts 10 --degree 7 --hello-interval 1 --update-interval 4 (seconds) --loop-watch-up-to 100; or --origin-cache 10000 alone");
                     return 2;
             }
         }
@@ -171,19 +175,31 @@ internal static class ScalingRun
         result.ConvergenceBytesPerLink = (double)sim.ControlBytes / links.Count;
         result.ConvergenceSeqnoRequests = sim.Routers.Sum(r => r.Engine.SeqnoRequests.Started);
         result.ConvergenceIgnored = sim.Routers.Sum(r => r.Engine.Ignored);
+        result.ConvergenceUnknownReferences = sim.Routers.Sum(r => r.UnknownProofReferences);
+        result.ConvergenceProofRequests = sim.Routers.Sum(r => r.Engine.ProofRequests);
         Log(n, $"converged after {result.Converged.Value.TotalSeconds:F1} virtual s ({result.ConvergeWall.TotalSeconds:F1} s wall, of which checks {check.Spent.TotalSeconds:F1} s in {check.Checks} checks)");
 
         // (b) Control traffic in steady state.
         phase.Restart();
         var cpu = CpuTime();
         var before = sim.ControlBytes;
+        var unknownBefore = sim.Routers.Sum(r => r.UnknownProofReferences);
+        var requestsBefore = sim.Routers.Sum(r => r.Engine.SeqnoRequests.Started);
+        var inFullBefore = sim.Routers.Sum(r => r.Engine.RoutesSent.InFull);
+        var byReferenceBefore = sim.Routers.Sum(r => r.Engine.RoutesSent.ByReference);
         sim.RunFor(TimeSpan.FromSeconds(60));
         result.ControlBytesPerLinkPerSecond = (sim.ControlBytes - before) / (links.Count * 60.0);
+        result.SteadyUnknownReferences = sim.Routers.Sum(r => r.UnknownProofReferences) - unknownBefore;
+        result.SteadySeqnoRequests = sim.Routers.Sum(r => r.Engine.SeqnoRequests.Started) - requestsBefore;
+        result.SteadyRoutesInFull = sim.Routers.Sum(r => r.Engine.RoutesSent.InFull) - inFullBefore;
+        result.SteadyRoutesByReference = sim.Routers.Sum(r => r.Engine.RoutesSent.ByReference) - byReferenceBefore;
         result.SteadyWall = phase.Elapsed;
         result.SteadyCpu = CpuTime() - cpu;
         result.StayedConverged = check.AllReachAll();
         result.ExpectedHelloBytesPerLinkPerSecond = 2.0 * (FrameHeader.Size + Hello.Size) / sim.HelloInterval.TotalSeconds;
-        result.ExpectedFullUpdateBytesPerLinkPerSecond = 2.0 * (FrameHeader.Size + UpdateMessage.Size(n - 1)) / timers.UpdateInterval.TotalSeconds;
+        // Periodic updates carry every route by proof reference: each proof went in full once,
+        // when its seqno was new to the neighbour or the neighbour came up.
+        result.ExpectedFullUpdateBytesPerLinkPerSecond = 2.0 * (FrameHeader.Size + UpdateMessage.HeaderSize + ((n - 1) * UpdateMessage.ReferenceEntrySize)) / timers.UpdateInterval.TotalSeconds;
         Log(n, $"steady state: {result.ControlBytesPerLinkPerSecond:N0} control B/link/s over 60 virtual s ({result.SteadyWall.TotalSeconds:F1} s wall); still converged: {result.StayedConverged}");
 
         // (d) Reroute after silent cuts of links that carry routes and have an alternative in the
@@ -363,10 +379,13 @@ internal static class ScalingRun
         Line("control bytes / link until converged (both directions)", r => r.ConvergenceBytesPerLink.ToString("N0", Invariant));
         Line("seqno requests started until converged (all routers)", r => r.ConvergenceSeqnoRequests.ToString("N0", Invariant));
         Line("routing messages ignored until converged (all routers)", r => r.ConvergenceIgnored.ToString("N0", Invariant));
+        Line("unknown proof references / proof requests until converged (all routers)", r => $"{r.ConvergenceUnknownReferences.ToString("N0", Invariant)} / {r.ConvergenceProofRequests.ToString("N0", Invariant)}");
         Line("mean routes per router at convergence", r => r.MeanRoutes.ToString("F1", Invariant));
         Line("control bytes / link / s (60 s steady state)", r => r.ControlBytesPerLinkPerSecond.ToString("N0", Invariant));
         Line("… of which hellos (from the timers)", r => r.ExpectedHelloBytesPerLinkPerSecond.ToString("N0", Invariant));
-        Line("… full-table updates, if unsliced (from the timers)", r => r.ExpectedFullUpdateBytesPerLinkPerSecond.ToString("N0", Invariant));
+        Line("… full-table updates by proof reference, if unsliced (from the timers)", r => r.ExpectedFullUpdateBytesPerLinkPerSecond.ToString("N0", Invariant));
+        Line("… routes sent in full / by reference in the 60 s (all routers)", r => $"{r.SteadyRoutesInFull.ToString("N0", Invariant)} / {r.SteadyRoutesByReference.ToString("N0", Invariant)}");
+        Line("… seqno requests started / unknown proof references in the 60 s (all routers)", r => $"{r.SteadySeqnoRequests.ToString("N0", Invariant)} / {r.SteadyUnknownReferences.ToString("N0", Invariant)}");
         Line("still converged after 60 s", r => r.StayedConverged ? "yes" : "no");
         Line("reroutes measured (cuts skipped: route-less)", r => $"{r.Reroutes.Count} ({r.UnusedLinksSkipped})");
         Line("reroute min / median / max (hello intervals)", r => r.Reroutes.Count == 0 ? "-" : string.Join(" / ", new[] { r.Reroutes.Min(), Median(r.Reroutes), r.Reroutes.Max() }.Select(t => (t / r.HelloInterval).ToString("F2", Invariant))));
@@ -430,6 +449,18 @@ internal static class ScalingRun
         public long ConvergenceSeqnoRequests { get; set; }
 
         public long ConvergenceIgnored { get; set; }
+
+        public long ConvergenceUnknownReferences { get; set; }
+
+        public long ConvergenceProofRequests { get; set; }
+
+        public long SteadyUnknownReferences { get; set; }
+
+        public long SteadySeqnoRequests { get; set; }
+
+        public long SteadyRoutesInFull { get; set; }
+
+        public long SteadyRoutesByReference { get; set; }
 
         public double ControlBytesPerLinkPerSecond { get; set; }
 

@@ -4,6 +4,8 @@ using Router.Identity;
 using Router.Plugins;
 using Router.Routing;
 using Router.Sdk;
+using Router.Security;
+using Router.Security.Links;
 using Router.Switching;
 
 namespace Router.Benchmarks.Switching;
@@ -24,12 +26,17 @@ internal sealed class SwitchFixture : IDisposable
 
     public SwitchFixture(int routeCount, int seed = 42)
     {
+        Links = new LinkTable(LinkSecurityCounters, TimeProvider.System);
         Local = _identity.Address;
         Inbox = new Inbox(100);
-        Delivery = new LocalDelivery(Inbox, MaxMessageBytes, TimeSpan.FromSeconds(30), TimeProvider.System, NullLogger<LocalDelivery>.Instance);
-        var routing = new RoutingService(_identity, new RoutingOptions(), Routes, TimeProvider.System, NullLogger<RoutingService>.Instance);
+        // End-to-end sessions with no way to send handshakes: frames here are not sealed, so
+        // messages delivered locally are dropped after reassembly (counted as unknownSession).
+        var sessions = new Router.Security.Sessions.SessionService(_identity, new Router.Security.Sessions.SessionOptions(), new Router.Security.Sessions.SessionCounters(), TimeProvider.System,
+            NullLogger<Router.Security.Sessions.SessionService>.Instance, (_, _, _, _) => ValueTask.FromResult(OriginateResult.NoRoute));
+        Delivery = new LocalDelivery(Inbox, sessions, MaxMessageBytes, MaxMessageBytes, TimeSpan.FromSeconds(30), TimeProvider.System, NullLogger<LocalDelivery>.Instance);
+        var routing = new RoutingService(_identity, new RoutingOptions(), Routes, Links, TimeProvider.System, NullLogger<RoutingService>.Instance);
         var sender = new MessageSender(Local, Routes, Delivery, MaxMessageBytes, 64);
-        Switch = new Switch(Local, Routes, Delivery, routing, new EchoService(Local, sender, TimeProvider.System), new FloodFilter(65_536), new Router.Hosting.NetmodSet(), MaxMessageBytes, new SwitchCounters());
+        Switch = new Switch(Local, Routes, Delivery, routing, new EchoService(Local, sender, TimeProvider.System), new FloodFilter(65_536), new Router.Hosting.NetmodSet(), MaxMessageBytes, new SwitchCounters(), Links, new LinkGuard(_identity, new SecurityOptions(), Links, routing, LinkSecurityCounters, TimeProvider.System, NullLogger<LinkGuard>.Instance));
 
         In = new SinkNetmod("in", MaxFrameBytes);
         Out = new SinkNetmod("out", MaxFrameBytes);
@@ -48,7 +55,15 @@ internal sealed class SwitchFixture : IDisposable
         Routes.Publish(Destinations.Select((d, i) =>
             new KeyValuePair<RouterAddress, NextHop>(d, new NextHop(OutInstance, new NeighbourId(i + 2), d))));
         Source = Destinations[0];
+
+        // The frames come in over an authenticated link, as they do in the router.
+        var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        Links.Authenticate(InInstance, From, Source, new LinkKeys(key, key));
     }
+
+    public LinkSecurityCounters LinkSecurityCounters { get; } = new();
+
+    public LinkTable Links { get; }
 
     public RouterAddress Local { get; }
 

@@ -149,7 +149,8 @@ public sealed class InProcessMeshTests : IAsyncLifetime
             _network.Link(links[i], links[(i + 1) % links.Count], new LinkProperties { Latency = TimeSpan.FromMilliseconds(1) });
         }
 
-        await WaitForAsync(() => nodes.All(n => n.Get<NeighbourTable>().Snapshot().Count == 2), "the ring's links");
+        // Routes to every other router mean every link has authenticated both ways.
+        await WaitForAsync(() => nodes.All(n => n.Get<RouteTable>().Count == nodes.Count - 1), "the ring's routes");
         using var listening = new CancellationTokenSource(Limit);
         var inboxes = nodes.Skip(1).Select(n => n.Get<Inbox>().Listen(listening.Token)).ToList();
         var message = new byte[5000]; // four slices at 1,500-byte frames

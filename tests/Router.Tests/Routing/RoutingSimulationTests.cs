@@ -151,6 +151,34 @@ public class RoutingSimulationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void LossyLinks_FullProofsLostInTransit_AreAskedForAndRepaired()
+    {
+        // A line: one path between any two routers, so a full proof lost on it and never sent
+        // again would leave its references unresolved, and the route missing, for good.
+        var sim = Topologies.Line(20, seed: 7);
+        WatchForLoops(sim);
+        Converge(sim, TimeSpan.FromSeconds(10));
+        foreach (var (a, b) in sim.Links)
+        {
+            sim.SetLoss(a, b, 0.2);
+        }
+
+        sim.RunFor(TimeSpan.FromSeconds(60));
+        var unknown = sim.Routers.Sum(r => r.UnknownProofReferences);
+        var requests = sim.Routers.Sum(r => r.Engine.ProofRequests);
+        Assert.True(unknown > 0 && requests > 0, "no full proof was lost: the loss did not exercise the repair");
+
+        foreach (var (a, b) in sim.Links)
+        {
+            sim.SetLoss(a, b, 0);
+        }
+
+        var healed = sim.RunUntilTrue(sim.AllReachAll, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
+        Assert.True(healed is not null, "routes did not all come back after the loss stopped");
+        output.WriteLine($"{unknown} unresolved references and {requests} proof requests in 60 s at 20 % loss; all routes back {healed!.Value.TotalSeconds:F2} s after the loss stopped");
+    }
+
+    [Fact]
     public void RandomLinkEvents_ManyTopologies_NeverFormALoopAndAlwaysHeal()
     {
         var events = 0;

@@ -5,6 +5,10 @@ using Router.Identity;
 using Router.Plugins;
 using Router.Routing;
 using Router.Sdk;
+using Router.Security;
+using Router.Security.Links;
+using Router.Security.Sessions;
+using Router.Tests.Security.Sessions;
 using Router.Switching;
 
 namespace Router.Tests.Switching;
@@ -20,6 +24,7 @@ public sealed class SwitchTests : IDisposable
     private readonly RouteTable _routes = new();
     private readonly Inbox _inbox = new(100);
     private readonly LocalDelivery _delivery;
+    private readonly Party _me; // this router's end-to-end sessions
     private readonly Switch _switch;
     private readonly MemoryNetmod _link = new("mem");
     private readonly NetmodInstance _instance;
@@ -27,14 +32,21 @@ public sealed class SwitchTests : IDisposable
 
     public SwitchTests()
     {
-        _delivery = new LocalDelivery(_inbox, 1 << 20, TimeSpan.FromSeconds(30), TimeProvider.System, NullLogger<LocalDelivery>.Instance);
-        var routing = new RoutingService(_identity, new RoutingOptions(), _routes, TimeProvider.System, NullLogger<RoutingService>.Instance);
+        Links = new LinkTable(LinkSecurityCounters, TimeProvider.System);
+        _me = new Party(new SessionOptions(), TimeProvider.System, _identity);
+        _delivery = new LocalDelivery(_inbox, _me.Sessions, 1 << 20, 1 << 20, TimeSpan.FromSeconds(30), TimeProvider.System, NullLogger<LocalDelivery>.Instance);
+        var routing = new RoutingService(_identity, new RoutingOptions(), _routes, Links, TimeProvider.System, NullLogger<RoutingService>.Instance);
         var sender = new MessageSender(_self, _routes, _delivery, 1 << 20, 64);
         _instance = Instance(_link);
         _netmods.Add(_instance);
-        _switch = new Switch(_self, _routes, _delivery, routing, new EchoService(_self, sender, TimeProvider.System), new FloodFilter(1000), _netmods, 1 << 20, new SwitchCounters());
+        _switch = new Switch(_self, _routes, _delivery, routing, new EchoService(_self, sender, TimeProvider.System), new FloodFilter(1000), _netmods, 1 << 20, new SwitchCounters(), Links, new LinkGuard(_identity, new SecurityOptions(), Links, routing, LinkSecurityCounters, TimeProvider.System, NullLogger<LinkGuard>.Instance));
         _link.Neighbours.Add(FromA);
         _link.Neighbours.Add(ToC);
+
+        // Both neighbours' links are authenticated, as the link guard leaves them.
+        var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        _linkToA = Links.Authenticate(_instance, FromA, _a, new LinkKeys(key, key));
+        Links.Authenticate(_instance, ToC, _c, new LinkKeys(key, key));
         _routes.Publish([
             new(_a, new NextHop(_instance, FromA, _a)),
             new(_c, new NextHop(_instance, ToC, _c)),
@@ -42,6 +54,13 @@ public sealed class SwitchTests : IDisposable
     }
 
     private RouterAddress _self => _identity.Address;
+
+    private LinkSecurityCounters LinkSecurityCounters { get; } = new();
+
+    private LinkTable Links { get; }
+
+    /// <summary>The link to A; its keys are the same both ways, so it can seal frames "from" A.</summary>
+    private readonly LinkSession _linkToA;
 
     internal static NetmodInstance Instance(Netmod netmod) =>
         new(new NetmodPlugin(netmod.Capabilities.Name, new NoFactory(), "memory", new Version(1, 0), SdkVersion.Current, null), netmod);
@@ -109,7 +128,11 @@ public sealed class SwitchTests : IDisposable
     {
         var other = new MemoryNetmod("other") { Recorded = [] };
         _netmods.Add(Instance(other));
-        var flood = Frame(RouterAddress.None, _c, 5, 11, 3, 0, [7, 8, 9]);
+        using var c = RouterIdentity.Create();
+        var signed = new byte[3 + FloodSignature.Overhead];
+        new byte[] { 7, 8, 9 }.CopyTo(signed, 0);
+        FloodSignature.Sign(c, 11, signed.AsSpan(0, 3), signed.AsSpan(3));
+        var flood = Frame(RouterAddress.None, c.Address, 5, 11, (uint)signed.Length, 0, signed);
         flood[1] = 8; // FrameKind.Flood
         _link.Inject(FromA, flood);
         _link.Inject(FromA, flood); // the same slice again, e.g. via another path
@@ -117,7 +140,7 @@ public sealed class SwitchTests : IDisposable
 
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         var delivered = await _inbox.Listen(cts.Token).ReadAsync(cts.Token);
-        Assert.Equal(_c, delivered.From);
+        Assert.Equal(c.Address, delivered.From);
         Assert.Equal([7, 8, 9], delivered.Payload);
         Assert.Equal(1, _switch.Counters.Drops(DropReason.DuplicateFlood));
         Assert.Equal(1, _switch.Counters.Forwarded);
@@ -150,16 +173,22 @@ public sealed class SwitchTests : IDisposable
     [Fact]
     public async Task RunAsync_SlicesForThisRouter_AreReassembledInAnyOrder()
     {
+        // Messages are sealed end to end: a peer with a session to this router seals it (278 bytes).
+        using var peer = new Party(new SessionOptions(), TimeProvider.System) { Peer = _me };
+        _me.Peer = peer;
+        var session = await peer.Sessions.GetSendSessionAsync(_self, CancellationToken.None);
         var message = Enumerable.Range(0, 250).Select(i => (byte)i).ToArray();
-        _link.Inject(FromA, Frame(_self, _a, 5, 42, 250, 200, message[200..]));
-        _link.Inject(FromA, Frame(_self, _a, 5, 42, 250, 0, message[..100]));
-        _link.Inject(FromA, Frame(_self, _a, 5, 42, 250, 0, message[..100])); // duplicate
-        _link.Inject(FromA, Frame(_self, _a, 5, 42, 250, 100, message[100..200]));
+        var sealedMessage = new byte[250 + SealedMessage.Overhead];
+        Assert.True(peer.Sessions.TrySeal(session!, 42, message, sealedMessage));
+        _link.Inject(FromA, Frame(_self, peer.Address, 5, 42, 278, 200, sealedMessage[200..]));
+        _link.Inject(FromA, Frame(_self, peer.Address, 5, 42, 278, 0, sealedMessage[..100]));
+        _link.Inject(FromA, Frame(_self, peer.Address, 5, 42, 278, 0, sealedMessage[..100])); // duplicate
+        _link.Inject(FromA, Frame(_self, peer.Address, 5, 42, 278, 100, sealedMessage[100..200]));
         await RunUntilDrainedAsync();
 
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         var delivered = await _inbox.Listen(cts.Token).ReadAsync(cts.Token);
-        Assert.Equal(_a, delivered.From);
+        Assert.Equal(peer.Address, delivered.From);
         Assert.Equal(42u, delivered.MessageId);
         Assert.Equal(message, delivered.Payload);
         Assert.Equal(0, _link.Sent);
@@ -175,20 +204,39 @@ public sealed class SwitchTests : IDisposable
         _link.Inject(FromA, Frame(_a, _c, 10, 1, 1, 0, [0]));               // back where it came from
         var linkLocal = Frame(_c, _a, 10, 0, 16, 0, new byte[16]);
         linkLocal[1] = 2;                                                    // a hello for another router: never forwarded
-        _link.Inject(FromA, linkLocal);
+        var sealedHello = new byte[linkLocal.Length + LinkSession.TrailerSize];
+        linkLocal.CopyTo(sealedHello, 0);
+        _linkToA.Seal(sealedHello, linkLocal.Length);
+        _link.Inject(FromA, sealedHello);
+        _link.Inject(FromA, linkLocal);                                      // the same without a link seal
         var badVersion = Frame(_c, _a, 10, 1, 1, 0, [0]);
         badVersion[0] = 9;
         _link.Inject(FromA, badVersion);
         await RunUntilDrainedAsync();
 
         var counters = _switch.Counters;
-        Assert.Equal(6, counters.Received);
+        Assert.Equal(7, counters.Received);
+        Assert.Equal(1, counters.Drops(DropReason.LinkAuthentication));
         Assert.Equal(1, counters.Drops(DropReason.Malformed));
         Assert.Equal(1, counters.Drops(DropReason.NoRoute));
         Assert.Equal(2, counters.Drops(DropReason.HopLimitExceeded));
         Assert.Equal(1, counters.Drops(DropReason.WouldReturnToSender));
         Assert.Equal(1, counters.Drops(DropReason.UnknownVersion));
         Assert.Equal(0, _link.Sent);
+    }
+
+    [Fact]
+    public async Task RunAsync_FramesFromALinkThatHasNotAuthenticated_AreDropped()
+    {
+        var stranger = new NeighbourId(9);
+        _link.Neighbours.Add(stranger);
+        _link.Inject(stranger, Frame(_c, _a, 10, 1, 1, 0, [0]));
+        _link.Inject(stranger, Frame(_self, _a, 10, 1, 1, 0, [0]));
+        await RunUntilDrainedAsync();
+
+        Assert.Equal(2, _switch.Counters.Drops(DropReason.LinkAuthentication));
+        Assert.Equal(0, _link.Sent);
+        Assert.Equal(0, _switch.Counters.DeliveredLocally);
     }
 
     [OptimizedFact]
@@ -221,6 +269,7 @@ public sealed class SwitchTests : IDisposable
     public void Dispose()
     {
         _delivery.Dispose();
+        _me.Sessions.Dispose();
         _identity.Dispose();
     }
 

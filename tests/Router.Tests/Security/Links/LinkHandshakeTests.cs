@@ -1,0 +1,186 @@
+using Router.Identity;
+using Router.Sdk;
+using Router.Security.Links;
+
+namespace Router.Tests.Security.Links;
+
+/// <summary>The link handshake between two in-memory sides: success, tampering, wrong secrets, restarts.</summary>
+public sealed class LinkHandshakeTests : IDisposable
+{
+    private readonly RouterIdentity _a = RouterIdentity.Create();
+    private readonly RouterIdentity _b = RouterIdentity.Create();
+
+    public void Dispose()
+    {
+        _a.Dispose();
+        _b.Dispose();
+    }
+
+    [Fact]
+    public void BothSidesStartAtOnce_EachAuthenticatesTheOther_WithMatchingKeys()
+    {
+        using var a = new LinkHandshake(_a, _b.Address, []);
+        using var b = new LinkHandshake(_b, _a.Address, []);
+        var (keysA, keysB) = Run(a, b);
+
+        Assert.Equal(keysA.SendKey, keysB.ReceiveKey);
+        Assert.Equal(keysA.ReceiveKey, keysB.SendKey);
+        Assert.NotEqual(keysA.SendKey, keysA.ReceiveKey);
+    }
+
+    [Fact]
+    public void EveryHandshake_DerivesFreshKeys()
+    {
+        using var a1 = new LinkHandshake(_a, _b.Address, []);
+        using var b1 = new LinkHandshake(_b, _a.Address, []);
+        using var a2 = new LinkHandshake(_a, _b.Address, []);
+        using var b2 = new LinkHandshake(_b, _a.Address, []);
+        Assert.NotEqual(Run(a1, b1).A.SendKey, Run(a2, b2).A.SendKey);
+    }
+
+    [Fact]
+    public void NetmodWithoutAddresses_PeerAddressIsLearnedFromTheProof()
+    {
+        using var a = new LinkHandshake(_a, RouterAddress.None, []);
+        using var b = new LinkHandshake(_b, RouterAddress.None, []);
+        Run(a, b);
+        Assert.Equal(_b.Address, a.Peer);
+        Assert.Equal(_a.Address, b.Peer);
+    }
+
+    [Fact]
+    public void DifferentNetworkSecrets_FailKeyConfirmation()
+    {
+        using var a = new LinkHandshake(_a, _b.Address, LinkHandshake.NetworkKey("secret number one, long enough"));
+        using var b = new LinkHandshake(_b, _a.Address, LinkHandshake.NetworkKey("secret number two, long enough"));
+        var first = Message(a);
+        var answer = b.Receive(first, _a.Address);
+        Assert.True(answer.SendOurs);
+        var step = a.Receive(Message(b), _b.Address);
+        Assert.Equal(HandshakeFailure.BadConfirmation, step.Failure);
+        Assert.Null(step.Keys);
+    }
+
+    [Fact]
+    public void SameNetworkSecret_Authenticates()
+    {
+        using var a = new LinkHandshake(_a, _b.Address, LinkHandshake.NetworkKey("the same secret for both routers"));
+        using var b = new LinkHandshake(_b, _a.Address, LinkHandshake.NetworkKey("the same secret for both routers"));
+        Run(a, b);
+    }
+
+    [Fact]
+    public void ClaimingAnotherAddress_IsRejected()
+    {
+        using var mallory = RouterIdentity.Create();
+
+        // Mallory's message, presented as coming from B: its key does not hash to B's address.
+        using var a = new LinkHandshake(_a, _b.Address, []);
+        using var m = new LinkHandshake(mallory, _a.Address, []);
+        Assert.Equal(HandshakeFailure.IdentityMismatch, a.Receive(Message(m), _b.Address).Failure);
+
+        // A message from someone other than the neighbour the netmod reported.
+        Assert.Equal(HandshakeFailure.IdentityMismatch, a.Receive(Message(m), mallory.Address).Failure);
+    }
+
+    [Fact]
+    public void ProofSignedByAnotherKey_IsRejected()
+    {
+        using var a = new LinkHandshake(_a, _b.Address, []);
+        using var b = new LinkHandshake(_b, _a.Address, []);
+        b.Receive(Message(a), _a.Address);
+        var proof = Message(b);
+
+        // Replace B's signature with one by another key over the same bytes: the confirmation still matches (same ECDH), the signature does not.
+        using var other = RouterIdentity.Create();
+        var signature = other.Key.SignData(new byte[] { 1, 2, 3 }, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        signature.CopyTo(proof.AsSpan(223));
+        Assert.Equal(HandshakeFailure.BadSignature, a.Receive(proof, _b.Address).Failure);
+    }
+
+    [Fact]
+    public void EveryFlippedBitOfAProof_IsRejectedOrIgnored_NeverAccepted()
+    {
+        using var a = new LinkHandshake(_a, _b.Address, []);
+        using var b = new LinkHandshake(_b, _a.Address, []);
+        b.Receive(Message(a), _a.Address);
+        var proof = Message(b);
+        for (var bit = 0; bit < proof.Length * 8; bit += 7)
+        {
+            var tampered = (byte[])proof.Clone();
+            tampered[bit / 8] ^= (byte)(1 << (bit % 8));
+
+            // Against a handshake whose ephemeral key the proof answers.
+            var step = a.Receive(tampered, _b.Address);
+            Assert.Null(step.Keys);
+        }
+
+        // The untouched proof still works.
+        Assert.NotNull(a.Receive(proof, _b.Address).Keys);
+    }
+
+    [Fact]
+    public void ProofForAnOlderEphemeralKey_IsIgnored()
+    {
+        using var oldA = new LinkHandshake(_a, _b.Address, []);
+        using var b = new LinkHandshake(_b, _a.Address, []);
+        b.Receive(Message(oldA), _a.Address);
+        var staleProof = Message(b);
+
+        // A restarted: a new ephemeral key. B's proof answers the old one.
+        using var newA = new LinkHandshake(_a, _b.Address, []);
+        var step = newA.Receive(staleProof, _b.Address);
+        Assert.Equal(HandshakeFailure.None, step.Failure);
+        Assert.Null(step.Keys);
+        Assert.True(step.SendOurs);
+
+        // The exchange then completes with the new key.
+        var answer = b.Receive(Message(newA), _a.Address);
+        Assert.NotNull(answer.Keys);
+        Assert.True(answer.SendOurs);
+        Assert.NotNull(newA.Receive(Message(b), _b.Address).Keys);
+    }
+
+    [Fact]
+    public void Garbage_IsMalformed()
+    {
+        using var a = new LinkHandshake(_a, _b.Address, []);
+        Assert.Equal(HandshakeFailure.Malformed, a.Receive(new byte[10], _b.Address).Failure);
+        Assert.Equal(HandshakeFailure.Malformed, a.Receive(new byte[LinkHandshakeMessage.Size], _b.Address).Failure);
+    }
+
+    [Fact]
+    public void EphemeralKeyNotOnTheCurve_IsRejected()
+    {
+        using var a = new LinkHandshake(_a, _b.Address, []);
+        using var b = new LinkHandshake(_b, _a.Address, []);
+        var message = Message(b);
+        message[10] ^= 0xFF; // a coordinate of B's ephemeral key
+        Assert.Equal(HandshakeFailure.BadEphemeral, a.Receive(message, _b.Address).Failure);
+    }
+
+    /// <summary>Runs the symmetric exchange to completion (both sides send first, then answer) and returns both sides' keys.</summary>
+    internal static (LinkKeys A, LinkKeys B) Run(LinkHandshake a, LinkHandshake b)
+    {
+        var fromA = Message(a);
+        var fromB = Message(b);
+        var stepA = a.Receive(fromB, b.Self);
+        var stepB = b.Receive(fromA, a.Self);
+        Assert.Equal(HandshakeFailure.None, stepA.Failure);
+        Assert.Equal(HandshakeFailure.None, stepB.Failure);
+        Assert.True(stepA.SendOurs && stepB.SendOurs);
+        var proofA = Message(a);
+        var proofB = Message(b);
+        var keysA = a.Receive(proofB, b.Self);
+        var keysB = b.Receive(proofA, a.Self);
+        Assert.False(keysA.SendOurs || keysB.SendOurs, "nothing more to send once both proofs are out");
+        return (Assert.IsType<LinkKeys>(keysA.Keys), Assert.IsType<LinkKeys>(keysB.Keys));
+    }
+
+    internal static byte[] Message(LinkHandshake side)
+    {
+        var payload = new byte[LinkHandshakeMessage.Size];
+        side.Write(payload);
+        return payload;
+    }
+}
