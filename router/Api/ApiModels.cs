@@ -39,6 +39,7 @@ internal sealed record CounterInfo(
     long ReassemblyBufferedBytes,
     long ReassemblyTimedOut,
     long ReassemblyOverLimit,
+    long ReassemblyOverSourceLimit,
     int Routes,
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> Security);
 

@@ -83,6 +83,7 @@ internal sealed class RouterStatus
             _delivery.BufferedBytes,
             _delivery.TimedOut,
             _delivery.OverLimit,
+            _delivery.OverSourceLimit,
             _routes.Count,
             SecurityCounters());
         var now = _time.GetUtcNow();

@@ -102,4 +102,58 @@ public class RouterConfigurationTests
         Assert.False(config.IsEnabled("absent", problems));
         Assert.Equal("Netmods:c:Enabled: 'maybe' is not true or false.", Assert.Single(problems));
     }
+
+    [Fact]
+    public void Security_GlobalAndPerNetmodPeerPolicies_AreRead_AndNetmodsNeverSeeTheCoreKeys()
+    {
+        using var dir = new TempDirectory();
+        const string friend = "0000000100000002000000030000000400000005000000060000000700000008";
+        const string other = "1111111122222222333333334444444455555555666666667777777788888888";
+        var config = Load(dir, $$"""
+            {
+              "Router": { "NetworkSecret": "sixteen characters or more", "AcceptUnknownPeers": false, "AllowedPeers": ["{{friend}}"] },
+              "Netmods": {
+                "udp": { "Enabled": true, "AcceptUnknownPeers": true, "Listen": ["[::]:5861"] },
+                "inet": { "AllowedPeers": ["{{other}}"], "Peers": ["example.org:5860"] }
+              }
+            }
+            """);
+        var problems = new List<string>();
+        var security = config.ReadRouterOptions(problems).Security;
+
+        Assert.Empty(problems);
+        Assert.Equal("sixteen characters or more", security.NetworkSecret);
+        Assert.False(security.Peers.Allows(Router.Sdk.RouterAddress.Parse(other)));
+        Assert.True(security.Peers.Allows(Router.Sdk.RouterAddress.Parse(friend)));
+        Assert.True(security.PolicyFor("udp").Allows(Router.Sdk.RouterAddress.Parse(other)));        // per netmod: accept anyone
+        Assert.True(security.PolicyFor("inet").Allows(Router.Sdk.RouterAddress.Parse(other)));       // per netmod: its own list
+        Assert.False(security.PolicyFor("inet").Allows(Router.Sdk.RouterAddress.Parse(friend)));     // ...which replaces the global one
+        Assert.False(security.PolicyFor("inet").AcceptUnknownPeers);                           // inherited
+
+        var udp = config.NetmodSettings("udp");
+        Assert.Equal("Netmods:udp", udp.Path);
+        Assert.Equal(["Listen"], udp.GetChildren().Select(c => c.Key));
+        Assert.Equal(["Peers"], config.NetmodSettings("inet").GetChildren().Select(c => c.Key));
+    }
+
+    [Fact]
+    public void Security_BadValues_AreAllReported()
+    {
+        using var dir = new TempDirectory();
+        var config = Load(dir, """
+            {
+              "Router": { "NetworkSecret": "short", "AcceptUnknownPeers": "maybe", "AllowedPeers": ["not-an-address"], "HandshakeTimeoutSeconds": 0, "ControlFramesPerSecond": 1 },
+              "Netmods": { "inet": { "AllowedPeers": "0000000100000002000000030000000400000005000000060000000700000008" } }
+            }
+            """);
+        var problems = new List<string>();
+        config.ReadRouterOptions(problems);
+
+        Assert.Contains(problems, p => p.StartsWith("Router:NetworkSecret: too short", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Router:AcceptUnknownPeers:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Router:AllowedPeers:0:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Router:HandshakeTimeoutSeconds:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Router:ControlFramesPerSecond:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Netmods:inet:AllowedPeers: must be a list", StringComparison.Ordinal));
+    }
 }
