@@ -117,32 +117,3 @@ internal sealed class InboundAdmission
     private static IPAddress Normalize(IPAddress address) =>
         address.AddressFamily == AddressFamily.InterNetworkV6 && address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
 }
-
-/// <summary>
-/// Lets a warning about a refused connection through at most once per <see cref="Interval"/>,
-/// so a flood of connections shows in the counters, not as a flood of log lines.
-/// </summary>
-internal sealed class LogThrottle
-{
-    /// <summary>The shortest time between two warnings of one kind.</summary>
-    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
-
-    private readonly TimeProvider _time;
-    private long _next;
-
-    public LogThrottle(TimeProvider time) => _time = time;
-
-    /// <summary>True for the first call, then for the first call after each <see cref="Interval"/>.</summary>
-    public bool ShouldLog()
-    {
-        var now = _time.GetTimestamp();
-        var next = Volatile.Read(ref _next);
-        if (next != 0 && now < next)
-        {
-            return false;
-        }
-
-        var later = now + (long)(Interval.TotalSeconds * _time.TimestampFrequency);
-        return Interlocked.CompareExchange(ref _next, later, next) == next;
-    }
-}

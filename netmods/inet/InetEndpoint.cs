@@ -303,13 +303,16 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFe
                 return new ConnectionResult(ConnectionOutcome.Self, connection.RemoteAddress, TimeSpan.Zero, "this router");
             }
 
+            // The dialer learns of the connection before the Up event goes out, so whoever reacts
+            // to the event sees the peer up in GetPeers. (Until registration attaches a
+            // neighbour, the dialer still reports it as connecting.)
+            dialer?.OnLinked(connection);
             if (!await _routes.RegisterAsync(connection).ConfigureAwait(false))
             {
                 return new ConnectionResult(ConnectionOutcome.Stopping, connection.RemoteAddress, TimeSpan.Zero, "the netmod is stopping");
             }
 
             ran = true;
-            dialer?.OnLinked(connection);
             var started = _context.Time.GetTimestamp();
             await connection.RunAsync().ConfigureAwait(false);
             await _routes.ConnectionEndedAsync(connection).ConfigureAwait(false);

@@ -210,32 +210,3 @@ internal sealed class SourceRateLimit
 
     private record struct Bucket(double Tokens, long Last);
 }
-
-/// <summary>
-/// Lets a warning about refused datagrams through at most once per <see cref="Interval"/>,
-/// so a flood shows in the counters, not as a flood of log lines. Thread-safe.
-/// </summary>
-internal sealed class LogThrottle
-{
-    /// <summary>The shortest time between two warnings of one kind.</summary>
-    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
-
-    private readonly TimeProvider _time;
-    private long _next;
-
-    public LogThrottle(TimeProvider time) => _time = time;
-
-    /// <summary>True for the first call, then for the first call after each <see cref="Interval"/>.</summary>
-    public bool ShouldLog()
-    {
-        var now = _time.GetTimestamp();
-        var next = Volatile.Read(ref _next);
-        if (next != 0 && now < next)
-        {
-            return false;
-        }
-
-        var later = now + (long)(Interval.TotalSeconds * _time.TimestampFrequency);
-        return Interlocked.CompareExchange(ref _next, later, next) == next;
-    }
-}
