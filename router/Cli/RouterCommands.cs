@@ -231,7 +231,12 @@ internal static partial class RouterCommands
                     return 1;
                 }
 
-                var message = JsonSerializer.Deserialize(line, ApiJson.Default.MessageRecord)!;
+                var message = JsonSerializer.Deserialize(line, ApiJson.Default.MessageRecord);
+                if (message?.Payload is null)
+                {
+                    throw new JsonException("a message record without a payload");
+                }
+
                 received++;
                 if (outFile is not null)
                 {
@@ -435,6 +440,13 @@ internal static partial class RouterCommands
         catch (ApiException e)
         {
             Console.Error.WriteLine($"router: {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException)
+        {
+            // Whatever answered on the socket sent a document we cannot read or print back
+            // (the router never does; found by fuzzing the documents).
+            Console.Error.WriteLine($"router: the API's answer is not a valid response: {e.Message}");
             return 1;
         }
         catch (OperationCanceledException)
