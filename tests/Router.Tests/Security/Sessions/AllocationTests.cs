@@ -42,6 +42,9 @@ public sealed class AllocationTests
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
         Assert.Equal(11_000, mesh.B.Counters.MessagesOpened);
-        Assert.True(allocated - (10_000 * perMessage) < 1000, $"10,000 seal-and-open round trips allocated {allocated} bytes, {allocated - (10_000 * perMessage)} beyond the delivered messages ({perMessage} bytes each)");
+        // Anything allocated per message would be at least 10,000 × 24 bytes; a few kilobytes
+        // over the whole run are one-off runtime work (tiered compilation, a timer firing on this
+        // thread) and have been seen under load, so the bound is 2 bytes per message.
+        Assert.True(allocated - (10_000 * perMessage) < 20_000, $"10,000 seal-and-open round trips allocated {allocated} bytes, {allocated - (10_000 * perMessage)} beyond the delivered messages ({perMessage} bytes each)");
     }
 }
