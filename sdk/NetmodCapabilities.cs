@@ -9,7 +9,10 @@ public enum LinkKind
     /// <summary>A shared medium where one transmission reaches many neighbours (a LAN, radio).</summary>
     Broadcast,
 
-    /// <summary>A link into this machine rather than to another router (a TUN device).</summary>
+    /// <summary>
+    /// A link into this machine rather than to another router (a TUN device): no neighbours,
+    /// frames are IP packets (see <see cref="IIpInterfaceFeature"/>, which such a netmod offers).
+    /// </summary>
     Local,
 }
 

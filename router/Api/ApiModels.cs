@@ -13,7 +13,19 @@ internal sealed record StatusResponse(
     double UptimeSeconds,
     IReadOnlyList<NetmodInfo> Netmods,
     IReadOnlyList<PeerInfo> Peers,
-    CounterInfo Counters);
+    CounterInfo Counters,
+    OverlayInfo Overlay);
+
+/// <summary>IP over the mesh: this router's overlay address, its IP interface, the announced prefixes and packet counters.</summary>
+internal sealed record OverlayInfo(
+    string Address,
+    string? Interface,
+    IReadOnlyList<PrefixInfo> Prefixes,
+    IReadOnlyList<PrefixInfo> Conflicts,
+    IReadOnlyDictionary<string, long> Counters);
+
+/// <summary>An announced prefix: the router its packets go to and every router announcing it (more than one: a conflict).</summary>
+internal sealed record PrefixInfo(string Prefix, string Router, IReadOnlyList<string> Claimants);
 
 internal sealed record NetmodInfo(string Name, string Version, string State, int MaxFrameSize, string Path, string? Error, IReadOnlyDictionary<string, long>? Counters);
 
@@ -46,7 +58,7 @@ internal sealed record CounterInfo(
 internal sealed record SendResponse(string To, uint MessageId, int Bytes);
 
 /// <summary>A selected route: where frames for <see cref="Destination"/> go next.</summary>
-internal sealed record RouteInfo(string Destination, string NextHop, string Netmod, int Metric, int Seqno, double AgeSeconds);
+internal sealed record RouteInfo(string Destination, string NextHop, string Netmod, int Metric, int Seqno, double AgeSeconds, string OverlayAddress, IReadOnlyList<string> Prefixes);
 
 /// <summary>
 /// The outcome of one echo (<c>POST /v1/echo</c>). Result is <c>reply</c>, <c>hopLimitExceeded</c>

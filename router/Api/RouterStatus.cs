@@ -1,5 +1,6 @@
 using Router.Hosting;
 using Router.Identity;
+using Router.Overlay;
 using Router.Routing;
 using Router.Sdk;
 using Router.Security.Links;
@@ -22,6 +23,8 @@ internal sealed class RouterStatus
     private readonly LinkTable _links;
     private readonly LinkSecurityCounters _linkCounters;
     private readonly SessionCounters _sessionCounters;
+    private readonly PrefixTable _prefixes;
+    private readonly PacketGateway _gateway;
     private readonly TimeProvider _time;
     private readonly DateTimeOffset _startedAt;
 
@@ -37,8 +40,12 @@ internal sealed class RouterStatus
         LinkTable links,
         LinkSecurityCounters linkCounters,
         SessionCounters sessionCounters,
+        PrefixTable prefixes,
+        PacketGateway gateway,
         TimeProvider time)
     {
+        _prefixes = prefixes;
+        _gateway = gateway;
         _sessionCounters = sessionCounters;
         _links = links;
         _linkCounters = linkCounters;
@@ -95,6 +102,37 @@ internal sealed class RouterStatus
             Math.Round((now - _startedAt).TotalSeconds, 1),
             netmods,
             Peers(),
+            counters,
+            Overlay());
+    }
+
+    /// <summary>The IP overlay: address, interface, prefixes (conflicts separately) and packet counters.</summary>
+    private OverlayInfo Overlay()
+    {
+        var snapshot = _prefixes.Current;
+        static PrefixInfo Info(PrefixEntry e) => new(e.Prefix.ToString(), e.Owner.ToString(), [.. e.Claimants.Select(c => c.ToString())]);
+        var c = _gateway.Counters;
+        var counters = new Dictionary<string, long>
+        {
+            ["packetsSent"] = c.Sent.Packets,
+            ["bytesSent"] = c.Sent.Bytes,
+            ["batchesSent"] = c.Sent.Batches,
+            ["packetsReceived"] = c.Received.Packets,
+            ["bytesReceived"] = c.Received.Bytes,
+            ["batchesReceived"] = c.Received.Batches,
+            ["malformedPrefixBlocks"] = _prefixes.MalformedPrefixBlocks,
+        };
+        foreach (var reason in Enum.GetValues<PacketDrop>())
+        {
+            var name = reason.ToString();
+            counters["dropped" + name] = c.Drops(reason);
+        }
+
+        return new OverlayInfo(
+            OverlayAddress.For(_identity.Address).ToString(),
+            _gateway.Interface?.Name,
+            [.. snapshot.Entries.Select(Info)],
+            [.. snapshot.Conflicts.Select(Info)],
             counters);
     }
 
@@ -126,7 +164,21 @@ internal sealed class RouterStatus
             .Select(r =>
             {
                 var hop = (NextHop)r.NextHop.Link;
-                return new RouteInfo(r.Destination.ToString(), hop.Address.ToString(), hop.Netmod.Name, r.Metric, r.Seqno, Math.Round((now - r.Updated).TotalSeconds, 1));
+                var prefixes = new List<System.Net.IPNetwork>();
+                if (r.Proof is { } proof)
+                {
+                    AnnouncedPrefixes.TryDecode(proof.PrefixBlock, prefixes);
+                }
+
+                return new RouteInfo(
+                    r.Destination.ToString(),
+                    hop.Address.ToString(),
+                    hop.Netmod.Name,
+                    r.Metric,
+                    r.Seqno,
+                    Math.Round((now - r.Updated).TotalSeconds, 1),
+                    OverlayAddress.For(r.Destination).ToString(),
+                    [.. prefixes.Select(p => p.ToString())]);
             })
             .ToList();
     }

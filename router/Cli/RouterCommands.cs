@@ -91,7 +91,13 @@ internal static partial class RouterCommands
             Console.Out.WriteLine($"address   {status.Address}");
             Console.Out.WriteLine($"version   {status.Version} (SDK {status.SdkVersion})");
             Console.Out.WriteLine($"uptime    {TimeSpan.FromSeconds(Math.Floor(status.UptimeSeconds))}");
+            Console.Out.WriteLine($"overlay   {status.Overlay.Address}{(status.Overlay.Interface is { } iface ? $" on {iface}" : " (no IP interface)")}");
             Console.Out.WriteLine($"routes    {status.Counters.Routes}");
+            if (status.Overlay.Conflicts.Count > 0)
+            {
+                Console.Out.WriteLine($"conflicts {string.Join("; ", status.Overlay.Conflicts.Select(c => $"{c.Prefix} announced by {c.Claimants.Count} routers, goes to {c.Router}"))}");
+            }
+
             Console.Out.WriteLine($"frames    {status.Counters.FramesReceived} received, {status.Counters.FramesForwarded} forwarded, {status.Counters.FramesDeliveredLocally} delivered, {status.Counters.FramesDropped.Values.Sum()} dropped");
             Console.Out.WriteLine();
             Console.Out.Write(TextTable.Render(
@@ -261,7 +267,7 @@ internal static partial class RouterCommands
 
     private static Command RoutesCommand()
     {
-        var command = new Command("routes", "Show the route table: destination, next hop, netmod, metric, seqno, age.") { JsonOption };
+        var command = new Command("routes", "Show the route table: destination, next hop, netmod, metric, seqno, age, announced prefixes.") { JsonOption };
         command.SetAction((parse, ct) => WithClient(parse, async client =>
         {
             var routes = await client.GetAsync("v1/routes", ApiJson.Default.IReadOnlyListRouteInfo, ct);
@@ -276,8 +282,8 @@ internal static partial class RouterCommands
             else
             {
                 Console.Out.Write(TextTable.Render(
-                    ["DESTINATION", "NEXT HOP", "NETMOD", "METRIC", "SEQNO", "AGE"],
-                    routes.Select(r => (IReadOnlyList<string>)[r.Destination, r.NextHop, r.Netmod, Invariant(r.Metric), Invariant(r.Seqno), $"{Invariant(r.AgeSeconds)}s"])));
+                    ["DESTINATION", "NEXT HOP", "NETMOD", "METRIC", "SEQNO", "AGE", "PREFIXES"],
+                    routes.Select(r => (IReadOnlyList<string>)[r.Destination, r.NextHop, r.Netmod, Invariant(r.Metric), Invariant(r.Seqno), $"{Invariant(r.AgeSeconds)}s", string.Join(" ", r.Prefixes)])));
             }
 
             return 0;

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Router.Configuration;
 using Router.Identity;
+using Router.Overlay;
 using Router.Plugins;
 using Router.Routing;
 using Router.Sdk;
@@ -13,8 +14,10 @@ namespace Router.Hosting;
 /// <summary>
 /// Creates and starts the enabled netmods, runs a switch loop and a neighbour-event loop for
 /// each (neighbour events go to the <see cref="LinkGuard"/>, which tells routing once a link
-/// has authenticated), and stops them on shutdown. A netmod that fails to be created or started is
-/// reported and left out; the router runs with the rest.
+/// has authenticated), and stops them on shutdown. A <see cref="LinkKind.Local"/> netmod (the
+/// machine's IP interface) has no neighbours: its packets go to the <see cref="PacketGateway"/>
+/// instead of the switch. A netmod that fails to be created or started is reported and left
+/// out; the router runs with the rest.
 /// </summary>
 internal sealed partial class NetmodHost : IHostedService
 {
@@ -32,6 +35,7 @@ internal sealed partial class NetmodHost : IHostedService
     private readonly NeighbourTable _neighbours;
     private readonly LinkGuard _guard;
     private readonly NetmodSet _running;
+    private readonly PacketGateway _gateway;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -47,9 +51,11 @@ internal sealed partial class NetmodHost : IHostedService
         NeighbourTable neighbours,
         LinkGuard guard,
         NetmodSet running,
+        PacketGateway gateway,
         ILoggerFactory loggerFactory,
         TimeProvider time)
     {
+        _gateway = gateway;
         _enabled = enabled.Plugins;
         _configuration = configuration;
         _identity = identity;
@@ -112,18 +118,35 @@ internal sealed partial class NetmodHost : IHostedService
             return;
         }
 
+        var local = instance.Capabilities.Kind == LinkKind.Local;
+
         // Loops start before the netmod so no event or frame waits on a full channel.
         lock (_loops)
         {
-            _loops.Add(Task.Run(() => _switch.RunAsync(instance, _stopping.Token), CancellationToken.None));
+            _loops.Add(local
+                ? Task.Run(() => _gateway.RunAsync(instance, _stopping.Token), CancellationToken.None)
+                : Task.Run(() => _switch.RunAsync(instance, _stopping.Token), CancellationToken.None));
             _loops.Add(Task.Run(() => RunNeighbourEventsAsync(instance, _stopping.Token), CancellationToken.None));
         }
 
         try
         {
             await netmod.StartAsync(cancellationToken).ConfigureAwait(false);
+            if (local && await _gateway.AttachAsync(instance, cancellationToken).ConfigureAwait(false) is { } refused)
+            {
+                instance.MarkFailed(refused);
+                Log.NetmodFailed(_logger, plugin.Name, "is unusable", refused);
+                await StopQuietlyAsync(instance, CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+
             instance.MarkRunning();
-            _running.Add(instance);
+            if (!local)
+            {
+                // Floods go to every running link netmod; an IP interface is not a link.
+                _running.Add(instance);
+            }
+
             Log.NetmodStarted(_logger, plugin.Name, instance.MaxFrameSize);
         }
         catch (Exception e)
@@ -182,6 +205,7 @@ internal sealed partial class NetmodHost : IHostedService
     private async Task StopQuietlyAsync(NetmodInstance instance, CancellationToken cancellationToken)
     {
         _running.Remove(instance);
+        await _gateway.DetachAsync(instance, cancellationToken).ConfigureAwait(false);
         try
         {
             await instance.Netmod.StopAsync(cancellationToken).ConfigureAwait(false);

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Router.Api;
 using Router.Configuration;
 using Router.Identity;
+using Router.Overlay;
 using Router.Routing;
 using Router.Security.Links;
 using Router.Security.Sessions;
@@ -11,7 +12,8 @@ using Router.Switching;
 namespace Router.Hosting;
 
 /// <summary>
-/// The router core as services: route table, routing, switch, local delivery, netmods. One
+/// The router core as services: route table, routing, switch, local delivery, the IP packet
+/// gateway, netmods. One
 /// registration used by the <c>router</c> process (with the API on top) and by
 /// <see cref="RouterNode"/>, which runs routers inside one process for tests.
 /// Hosted services start in registration order and stop in reverse: routing first (its
@@ -41,6 +43,7 @@ internal static class RouterCoreServices
         services.AddSingleton<LinkTable>();
         services.AddSingleton<LinkGuard>();
         services.AddSingleton<RouteTable>();
+        services.AddSingleton(sp => new PrefixTable(identity.Address, sp.GetRequiredService<ILogger<PrefixTable>>()));
         services.AddSingleton<NeighbourTable>();
         services.AddSingleton(options.Routing);
         services.AddSingleton<RoutingService>();
@@ -68,7 +71,18 @@ internal static class RouterCoreServices
             options.ReassemblyBytesPerSource,
             options.ReassemblyTimeout,
             time,
-            sp.GetRequiredService<ILogger<LocalDelivery>>()));
+            sp.GetRequiredService<ILogger<LocalDelivery>>(),
+            sp.GetRequiredService<PacketGateway>()));
+        services.AddSingleton<OverlayCounters>();
+        services.AddSingleton(sp => new PacketGateway(
+            identity.Address,
+            sp.GetRequiredService<RouteTable>(),
+            sp.GetRequiredService<PrefixTable>(),
+            sp.GetRequiredService<SessionService>(),
+            sp.GetRequiredService<RoutingService>(),
+            options.HopLimit,
+            sp.GetRequiredService<OverlayCounters>(),
+            sp.GetRequiredService<ILogger<PacketGateway>>()));
         services.AddSingleton(sp => new MessageSender(
             identity.Address,
             sp.GetRequiredService<RouteTable>(),

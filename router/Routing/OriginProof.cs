@@ -66,8 +66,8 @@ internal sealed class OriginProof
 
     /// <summary>
     /// The announced-prefix block exactly as signed and sent: <c>u8 count</c>, then the
-    /// prefixes. Always <c>[0]</c> until announced IP prefixes exist (issue 5 defines their
-    /// encoding); routers that do not understand prefixes still verify and forward it whole.
+    /// prefixes (<see cref="AnnouncedPrefixes"/>); <c>[0]</c> for a router that announces none.
+    /// Routers verify and forward it whole; the <see cref="PrefixTable"/> decodes it.
     /// </summary>
     public byte[] PrefixBlock { get; }
 
@@ -114,6 +114,6 @@ internal sealed class OriginProof
 /// </summary>
 internal interface IOriginSigner
 {
-    /// <summary>A proof for this router's own address at <paramref name="seqno"/>, announcing no prefixes.</summary>
+    /// <summary>A proof for this router's own address at <paramref name="seqno"/>, with the prefixes it currently announces.</summary>
     OriginProof Sign(ushort seqno);
 }

@@ -277,17 +277,32 @@ internal sealed class OriginVerifier : IDisposable
 /// <summary>Signs this router's origin statements with its identity key (<see cref="IOriginSigner"/> for the engine).</summary>
 internal sealed class OriginSigner(RouterIdentity identity) : IOriginSigner
 {
+    private volatile byte[]? _prefixBlock;
+
     /// <summary>Statements signed so far (once per change of the router's own seqno).</summary>
     public long Signatures => Interlocked.Read(ref _signatures);
 
     private long _signatures;
 
+    /// <summary>
+    /// The prefix block (<see cref="AnnouncedPrefixes"/>) signed into this router's next proofs;
+    /// null for none. The engine must move to a new seqno after a change (see
+    /// <see cref="RoutingEngine.OwnAnnouncementChanged"/>): one seqno, one statement.
+    /// </summary>
+    public byte[]? PrefixBlock
+    {
+        get => _prefixBlock;
+        set => _prefixBlock = value;
+    }
+
     public OriginProof Sign(ushort seqno)
     {
-        Span<byte> statement = stackalloc byte[OriginProof.StatementLength(OriginProof.NoPrefixes.Length)];
-        OriginProof.WriteStatement(statement, identity.Address, seqno, OriginProof.NoPrefixes);
+        var block = _prefixBlock;
+        ReadOnlySpan<byte> prefixes = block ?? OriginProof.NoPrefixes;
+        Span<byte> statement = stackalloc byte[OriginProof.StatementLength(prefixes.Length)];
+        OriginProof.WriteStatement(statement, identity.Address, seqno, prefixes);
         var signature = identity.Key.SignData(statement, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
         Interlocked.Increment(ref _signatures);
-        return new OriginProof(seqno, identity.PublicKey, signature);
+        return new OriginProof(seqno, identity.PublicKey, signature, block);
     }
 }

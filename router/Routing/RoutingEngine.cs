@@ -3,7 +3,8 @@ using Router.Sdk;
 namespace Router.Routing;
 
 /// <summary>A route the engine selected: where frames for a destination go next.</summary>
-internal readonly record struct SelectedRoute(RouterAddress Destination, RoutingNeighbour NextHop, ushort Metric, ushort Seqno, TimeSpan Updated);
+/// <remarks><see cref="Proof"/> is the origin's proof of <see cref="Seqno"/> (with the prefixes it announces); null only in simulations without signatures.</remarks>
+internal readonly record struct SelectedRoute(RouterAddress Destination, RoutingNeighbour NextHop, ushort Metric, ushort Seqno, TimeSpan Updated, OriginProof? Proof = null);
 
 /// <summary>
 /// The routing protocol: a distance-vector protocol in the style of Babel (RFC 8966).
@@ -105,7 +106,7 @@ internal sealed class RoutingEngine
         {
             if (destination.Selected is { } route)
             {
-                yield return new SelectedRoute(destination.Origin, route.Neighbour, route.Metric, route.Seqno, route.Updated);
+                yield return new SelectedRoute(destination.Origin, route.Neighbour, route.Metric, route.Seqno, route.Updated, route.Proof);
             }
         }
     }
@@ -237,6 +238,19 @@ internal sealed class RoutingEngine
             Select(destination, now);
         }
 
+        Flush(now);
+    }
+
+    /// <summary>
+    /// What this router announces about itself changed (its prefixes, in the signer): moves to
+    /// the next seqno, so the new statement is signed and every neighbour takes it as newer
+    /// than the old one, and sends it to every neighbour now.
+    /// </summary>
+    public void OwnAnnouncementChanged(TimeSpan now)
+    {
+        OwnSeqno = unchecked((ushort)(OwnSeqno + 1));
+        _ownProof = null;
+        _selfDirty = true;
         Flush(now);
     }
 
@@ -460,6 +474,7 @@ internal sealed class RoutingEngine
             if (current is not null)
             {
                 destination.Selected = null;
+                destination.SelectedPrefixBlock = null;
                 _dirty.Add(destination);
                 _output.RoutesChanged();
             }
@@ -486,6 +501,17 @@ internal sealed class RoutingEngine
                 _output.RoutesChanged();
             }
         }
+
+        // A new statement from the origin can change the prefixes it announces without changing
+        // the path: the prefix table must hear of that too.
+        var prefixes = best.Proof?.PrefixBlock;
+        if (!ReferenceEquals(prefixes, destination.SelectedPrefixBlock)
+            && !(prefixes ?? []).AsSpan().SequenceEqual(destination.SelectedPrefixBlock ?? []))
+        {
+            _output.RoutesChanged();
+        }
+
+        destination.SelectedPrefixBlock = prefixes;
     }
 
     /// <summary>
@@ -799,6 +825,9 @@ internal sealed class RoutingEngine
         public ushort SelectedMetric { get; set; }
 
         public ushort SelectedSeqno { get; set; }
+
+        /// <summary>The prefix block of the selected route's proof when it was last selected (to notice announcement changes).</summary>
+        public byte[]? SelectedPrefixBlock { get; set; }
 
         public bool HasFd { get; private set; }
 

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -29,6 +30,7 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
     private readonly RouterAddress _self;
     private readonly RoutingOptions _options;
     private readonly RouteTable _routes;
+    private readonly PrefixTable _prefixes;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly LinkTable _links;
@@ -40,9 +42,11 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
     private Task? _loop;
     private bool _routesChanged;
     private volatile IReadOnlyList<SelectedRoute> _selected = [];
+    private IReadOnlyList<IPNetwork> _ownPrefixes = [];
 
-    public RoutingService(RouterIdentity identity, RoutingOptions options, RouteTable routes, LinkTable links, TimeProvider time, ILogger<RoutingService> logger)
+    public RoutingService(RouterIdentity identity, RoutingOptions options, RouteTable routes, PrefixTable prefixes, LinkTable links, TimeProvider time, ILogger<RoutingService> logger)
     {
+        _prefixes = prefixes;
         _links = links;
         _self = identity.Address;
         _options = options;
@@ -118,6 +122,14 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
             await _loop.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
+
+    /// <summary>
+    /// Sets the IP prefixes this router announces (its IP interface's, or none): they are
+    /// signed into this router's route under a new seqno and sent to every neighbour. Prefixes
+    /// that cannot be announced (too many for a route entry) are logged and none are announced.
+    /// </summary>
+    public ValueTask SetOwnPrefixesAsync(IReadOnlyList<IPNetwork> prefixes, CancellationToken cancellationToken) =>
+        _inputs.Writer.WriteAsync(new Input(null!, default, InputKind.OwnPrefixes, _self, null, 0, prefixes), cancellationToken);
 
     /// <summary>A netmod reported a neighbour up or down.</summary>
     public ValueTask PostAsync(NetmodInstance netmod, NeighbourEvent e, CancellationToken cancellationToken) =>
@@ -235,6 +247,10 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
                     }
 
                     return;
+
+                case InputKind.OwnPrefixes:
+                    AnnounceOwnPrefixes(engine, input.Prefixes!);
+                    return;
             }
 
             // Routing frames: only from a known neighbour, and only about itself as the sender.
@@ -275,6 +291,26 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
         }
     }
 
+    private void AnnounceOwnPrefixes(RoutingEngine engine, IReadOnlyList<IPNetwork> prefixes)
+    {
+        string? problem = null;
+        var block = prefixes.Count == 0 ? null : AnnouncedPrefixes.TryEncode(prefixes, out problem);
+        if (prefixes.Count > 0 && block is null)
+        {
+            Log.PrefixesRefused(_logger, string.Join(", ", prefixes), problem!);
+            prefixes = [];
+        }
+
+        _ownPrefixes = prefixes.Count == 0 ? [] : AnnouncedPrefixes.Canonical(prefixes);
+        _signer.PrefixBlock = block;
+        engine.OwnAnnouncementChanged(Now);
+        _routesChanged = true;
+        if (prefixes.Count > 0)
+        {
+            Log.PrefixesAnnounced(_logger, string.Join(", ", _ownPrefixes));
+        }
+    }
+
     /// <summary>Sends the frames the engine produced, then republishes routes if they changed.</summary>
     private async Task FlushAsync(CancellationToken cancellationToken)
     {
@@ -304,6 +340,7 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
             _routesChanged = false;
             var selected = _engine!.SelectedRoutes().ToList();
             _routes.Publish(selected.Select(r => new KeyValuePair<RouterAddress, NextHop>(r.Destination, (NextHop)r.NextHop.Link)));
+            _prefixes.Publish(_ownPrefixes, selected);
             _selected = selected;
         }
     }
@@ -354,9 +391,10 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
         Hello,
         Update,
         SeqnoRequest,
+        OwnPrefixes,
     }
 
-    private readonly record struct Input(NetmodInstance Netmod, NeighbourId Neighbour, InputKind Kind, RouterAddress Address, byte[]? Buffer, int Length);
+    private readonly record struct Input(NetmodInstance Netmod, NeighbourId Neighbour, InputKind Kind, RouterAddress Address, byte[]? Buffer, int Length, IReadOnlyList<IPNetwork>? Prefixes = null);
 
     private readonly record struct Outgoing(NextHop Hop, byte[] Buffer, int Length);
 
@@ -370,5 +408,11 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
 
         [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "Routing failed to handle an input; continuing")]
         public static partial void Failed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Announcing prefixes {Prefixes}")]
+        public static partial void PrefixesAnnounced(ILogger logger, string prefixes);
+
+        [LoggerMessage(EventId = 3005, Level = LogLevel.Error, Message = "Cannot announce prefixes {Prefixes}: {Problem}; announcing none")]
+        public static partial void PrefixesRefused(ILogger logger, string prefixes, string problem);
     }
 }

@@ -38,6 +38,9 @@ internal enum FrameKind : byte
 
     /// <summary>End-to-end session: the responder's half of the key exchange, routed back.</summary>
     SessionAccept = 11,
+
+    /// <summary>A slice of a sealed batch of IP packets for the destination router's IP interface (<see cref="Overlay.PacketBatch"/>).</summary>
+    Packets = 12,
 }
 
 /// <summary>Why a frame was rejected by the parser.</summary>
@@ -118,7 +121,7 @@ internal readonly struct FrameHeader
         }
 
         var kind = (FrameKind)frame[1];
-        if (kind is < FrameKind.Message or > FrameKind.SessionAccept)
+        if (kind is < FrameKind.Message or > FrameKind.Packets)
         {
             return FrameError.UnknownKind;
         }

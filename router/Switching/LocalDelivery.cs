@@ -31,14 +31,17 @@ internal sealed partial class LocalDelivery : IDisposable
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
     private readonly ITimer _sweeper;
+    private readonly Overlay.PacketGateway? _packets;
     private long _bufferedBytes;
     private long _completed;
     private long _timedOut;
     private long _overLimit;
     private long _overSourceLimit;
 
-    public LocalDelivery(Inbox inbox, SessionService sessions, long bufferLimit, long sourceLimit, TimeSpan timeout, TimeProvider time, ILogger<LocalDelivery> logger)
+    /// <param name="packets">Where opened batches of IP packets go (<see cref="FrameKind.Packets"/>); null: dropped.</param>
+    public LocalDelivery(Inbox inbox, SessionService sessions, long bufferLimit, long sourceLimit, TimeSpan timeout, TimeProvider time, ILogger<LocalDelivery> logger, Overlay.PacketGateway? packets = null)
     {
+        _packets = packets;
         _inbox = inbox;
         Sessions = sessions;
         _bufferLimit = bufferLimit;
@@ -53,7 +56,7 @@ internal sealed partial class LocalDelivery : IDisposable
     /// <summary>The end-to-end sessions that open sealed messages (and sign and seal what <see cref="MessageSender"/> sends).</summary>
     public SessionService Sessions { get; }
 
-    /// <summary>Messages handed to the inbox (opened, verified, or sent to this router itself).</summary>
+    /// <summary>Messages handed to the inbox (opened, verified, or sent to this router itself) or, for batches of IP packets, to the packet gateway.</summary>
     public long Completed => Interlocked.Read(ref _completed);
 
     public long TimedOut => Interlocked.Read(ref _timedOut);
@@ -158,9 +161,34 @@ internal sealed partial class LocalDelivery : IDisposable
             return;
         }
 
+        if (header.Kind == FrameKind.Packets)
+        {
+            OpenPackets(header, message);
+            return;
+        }
+
         if (Sessions.TryOpen(header, message, out var plaintext) == OpenResult.Opened)
         {
             Complete(header.Source, header.MessageId, plaintext!);
+        }
+    }
+
+    /// <summary>A batch of IP packets: opened into a pooled buffer and handed to the packet gateway, which writes them out before returning.</summary>
+    private void OpenPackets(in FrameHeader header, ReadOnlySpan<byte> message)
+    {
+        var length = Math.Max(0, message.Length - SealedMessage.Overhead);
+        var plaintext = ArrayPool<byte>.Shared.Rent(Math.Max(1, length));
+        try
+        {
+            if (Sessions.TryOpen(header, message, plaintext) == OpenResult.Opened)
+            {
+                Interlocked.Increment(ref _completed);
+                _packets?.Receive(header, plaintext, length);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(plaintext);
         }
     }
 

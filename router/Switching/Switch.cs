@@ -275,7 +275,7 @@ internal sealed class Switch
         var payload = frame.Memory[FrameHeader.Size..];
         switch (header.Kind)
         {
-            case FrameKind.Message:
+            case FrameKind.Message or FrameKind.Packets:
                 _delivery.Accept(header, payload.Span);
                 return ValueTask.CompletedTask;
             case FrameKind.Hello or FrameKind.Update or FrameKind.SeqnoRequest:

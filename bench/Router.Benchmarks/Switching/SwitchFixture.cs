@@ -34,7 +34,7 @@ internal sealed class SwitchFixture : IDisposable
         var sessions = new Router.Security.Sessions.SessionService(_identity, new Router.Security.Sessions.SessionOptions(), new Router.Security.Sessions.SessionCounters(), TimeProvider.System,
             NullLogger<Router.Security.Sessions.SessionService>.Instance, (_, _, _, _) => ValueTask.FromResult(OriginateResult.NoRoute));
         Delivery = new LocalDelivery(Inbox, sessions, MaxMessageBytes, MaxMessageBytes, TimeSpan.FromSeconds(30), TimeProvider.System, NullLogger<LocalDelivery>.Instance);
-        var routing = new RoutingService(_identity, new RoutingOptions(), Routes, Links, TimeProvider.System, NullLogger<RoutingService>.Instance);
+        var routing = new RoutingService(_identity, new RoutingOptions(), Routes, new PrefixTable(_identity.Address, NullLogger<PrefixTable>.Instance), Links, TimeProvider.System, NullLogger<RoutingService>.Instance);
         var sender = new MessageSender(Local, Routes, Delivery, MaxMessageBytes, 64);
         Switch = new Switch(Local, Routes, Delivery, routing, new EchoService(Local, sender, TimeProvider.System), new FloodFilter(65_536), new Router.Hosting.NetmodSet(), MaxMessageBytes, new SwitchCounters(), Links, new LinkGuard(_identity, new SecurityOptions(), Links, routing, LinkSecurityCounters, TimeProvider.System, NullLogger<LinkGuard>.Instance));
 

@@ -110,10 +110,10 @@ internal sealed class Session : IDisposable
     /// (<see cref="SealedMessage.Overhead"/> bytes longer than <paramref name="plaintext"/>; its
     /// length is the message length bound into the tag). False once the session may seal no more.
     /// </summary>
-    public bool TrySeal(RouterAddress source, uint messageId, ReadOnlySpan<byte> plaintext, Span<byte> output, long now)
+    public bool TrySeal(FrameKind kind, RouterAddress source, uint messageId, ReadOnlySpan<byte> plaintext, Span<byte> output, long now)
     {
         Span<byte> aad = stackalloc byte[SealedMessage.AssociatedDataLength];
-        SealedMessage.WriteAssociatedData(aad, FrameKind.Message, Peer, source, messageId, (uint)output.Length);
+        SealedMessage.WriteAssociatedData(aad, kind, Peer, source, messageId, (uint)output.Length);
         lock (_sendLock)
         {
             var counter = (ulong)_nextCounter;
@@ -131,12 +131,12 @@ internal sealed class Session : IDisposable
     }
 
     /// <summary>
-    /// Opens a sealed message addressed to this session (the caller matched id and peer) into a
-    /// new array, the only allocation. Replayed counters are refused before anything is allocated.
+    /// Opens a sealed message addressed to this session (the caller matched id and peer) into
+    /// <paramref name="plaintext"/>, exactly <see cref="SealedMessage.Overhead"/> bytes shorter.
+    /// Replayed counters are refused before any decryption.
     /// </summary>
-    public OpenResult TryOpen(ReadOnlySpan<byte> sealedMessage, ReadOnlySpan<byte> associatedData, long now, out byte[]? plaintext)
+    public OpenResult TryOpen(ReadOnlySpan<byte> sealedMessage, ReadOnlySpan<byte> associatedData, long now, Span<byte> plaintext)
     {
-        plaintext = null;
         var counter = SealedMessage.Counter(sealedMessage);
         lock (_receiveLock)
         {
@@ -150,14 +150,12 @@ internal sealed class Session : IDisposable
                 return OpenResult.Replayed;
             }
 
-            var opened = new byte[sealedMessage.Length - SealedMessage.Overhead];
-            if (!SealedMessage.TryOpen(_receive, _receiveDirection, sealedMessage, associatedData, opened))
+            if (!SealedMessage.TryOpen(_receive, _receiveDirection, sealedMessage, associatedData, plaintext))
             {
                 return OpenResult.BadTag;
             }
 
             _window.Mark(counter);
-            plaintext = opened;
         }
 
         Interlocked.Increment(ref _received);

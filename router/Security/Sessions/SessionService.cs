@@ -143,9 +143,11 @@ internal sealed partial class SessionService : IDisposable
     /// <paramref name="plaintext"/>). False when the session reached its limit or went away in
     /// the meantime; ask <see cref="GetSendSessionAsync"/> again.
     /// </summary>
-    public bool TrySeal(Session session, uint messageId, ReadOnlySpan<byte> plaintext, Span<byte> output)
+    /// <remarks><paramref name="plaintext"/> may be the very bytes of <paramref name="output"/> after its
+    /// first <see cref="SealedMessage.HeaderLength"/> (sealing in place); no other overlap is allowed.</remarks>
+    public bool TrySeal(Session session, uint messageId, ReadOnlySpan<byte> plaintext, Span<byte> output, FrameKind kind = FrameKind.Message)
     {
-        if (!session.TrySeal(_identity.Address, messageId, plaintext, output, _time.GetTimestamp()))
+        if (!session.TrySeal(kind, _identity.Address, messageId, plaintext, output, _time.GetTimestamp()))
         {
             return false;
         }
@@ -170,16 +172,28 @@ internal sealed partial class SessionService : IDisposable
         return false;
     }
 
+    /// <summary>Opens a reassembled sealed message into a new array (see the overload that opens into a span).</summary>
+    public OpenResult TryOpen(in FrameHeader header, ReadOnlySpan<byte> sealedMessage, out byte[]? plaintext)
+    {
+        plaintext = sealedMessage.Length < SealedMessage.Overhead ? null : new byte[sealedMessage.Length - SealedMessage.Overhead];
+        var result = TryOpen(header, sealedMessage, plaintext);
+        if (result != OpenResult.Opened)
+        {
+            plaintext = null;
+        }
+
+        return result;
+    }
+
     /// <summary>
-    /// Opens a reassembled sealed message addressed to this router. The result other than
-    /// <see cref="OpenResult.Opened"/> is counted; the opened message is a new array, the only
-    /// allocation. A message for a session this router does not have, from a router it has no
+    /// Opens a reassembled sealed message addressed to this router into <paramref name="plaintext"/>
+    /// (<see cref="SealedMessage.Overhead"/> bytes shorter than the message). The result other than
+    /// <see cref="OpenResult.Opened"/> is counted; nothing is allocated. A message for a session this router does not have, from a router it has no
     /// current session with, makes this router start a key exchange that tells the sender to
     /// drop that session (it restarted, or the session expired here).
     /// </summary>
-    public OpenResult TryOpen(in FrameHeader header, ReadOnlySpan<byte> sealedMessage, out byte[]? plaintext)
+    public OpenResult TryOpen(in FrameHeader header, ReadOnlySpan<byte> sealedMessage, Span<byte> plaintext)
     {
-        plaintext = null;
         if (sealedMessage.Length < SealedMessage.Overhead)
         {
             Counters.CountDrop(SessionDrop.Malformed);
@@ -201,7 +215,7 @@ internal sealed partial class SessionService : IDisposable
 
         Span<byte> aad = stackalloc byte[SealedMessage.AssociatedDataLength];
         SealedMessage.WriteAssociatedData(aad, header.Kind, header.Destination, header.Source, header.MessageId, header.MessageLength);
-        var result = session.TryOpen(sealedMessage, aad, now, out plaintext);
+        var result = session.TryOpen(sealedMessage, aad, now, plaintext[..(sealedMessage.Length - SealedMessage.Overhead)]);
         switch (result)
         {
             case OpenResult.Opened:

@@ -35,7 +35,7 @@ public sealed class SwitchTests : IDisposable
         Links = new LinkTable(LinkSecurityCounters, TimeProvider.System);
         _me = new Party(new SessionOptions(), TimeProvider.System, _identity);
         _delivery = new LocalDelivery(_inbox, _me.Sessions, 1 << 20, 1 << 20, TimeSpan.FromSeconds(30), TimeProvider.System, NullLogger<LocalDelivery>.Instance);
-        var routing = new RoutingService(_identity, new RoutingOptions(), _routes, Links, TimeProvider.System, NullLogger<RoutingService>.Instance);
+        var routing = new RoutingService(_identity, new RoutingOptions(), _routes, new PrefixTable(_identity.Address, NullLogger<PrefixTable>.Instance), Links, TimeProvider.System, NullLogger<RoutingService>.Instance);
         var sender = new MessageSender(_self, _routes, _delivery, 1 << 20, 64);
         _instance = Instance(_link);
         _netmods.Add(_instance);

@@ -129,7 +129,7 @@ public sealed class SessionVectorTests
         {
             var plaintext = Hex(vector, "plaintextHex");
             var output = new byte[plaintext.Length + SealedMessage.Overhead];
-            Assert.True(session.TrySeal(Address("initiatorAddress"), vector.GetProperty("messageId").GetUInt32(), plaintext, output, 0));
+            Assert.True(session.TrySeal(FrameKind.Message, Address("initiatorAddress"), vector.GetProperty("messageId").GetUInt32(), plaintext, output, 0));
             Assert.Equal(Text(vector, "sealedHex"), Convert.ToHexStringLower(output));
         }
     }

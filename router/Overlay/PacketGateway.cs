@@ -1,0 +1,548 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Router.Hosting;
+using Router.Routing;
+using Router.Sdk;
+using Router.Security.Sessions;
+using Router.Switching;
+
+namespace Router.Overlay;
+
+/// <summary>
+/// Where IP packets enter and leave the mesh: the bridge between this machine's IP interface
+/// (a <see cref="LinkKind.Local"/> netmod with <see cref="IIpInterfaceFeature"/>, e.g. the tun
+/// netmod) and the routers that serve the packets' destinations.
+/// <list type="bullet">
+/// <item>Out: one loop reads the interface's packets, finds the router serving each destination
+///   in the <see cref="PrefixTable"/> (longest match), and gathers consecutive packets for the
+///   same router into one batch (<see cref="PacketBatch"/>) of up to <see cref="BatchCapacity"/>
+///   bytes or the next hop's frame, whichever is smaller. A batch goes out when the next packet
+///   is for another router, when it is full, or when the interface has nothing more to read —
+///   so an idle packet waits for nobody, and a burst costs one seal per batch. The batch is
+///   built in the frame buffer itself and sealed in place for the destination's end-to-end
+///   session, then sent like any message (sliced when the next hop's frames are smaller).
+///   Packets for a router without a session wait, bounded, for the key exchange.</item>
+/// <item>In: local delivery hands over each opened batch (<see cref="Receive"/>); a packet goes
+///   to the interface only if its destination is served here and its source address belongs to
+///   the router that sent it (its overlay address or a prefix it won), so no router can inject
+///   packets in another's name.</item>
+/// <item>Prefixes: the interface's announced prefixes go to routing (signed into this router's
+///   route); the prefixes other routers serve go back to the interface as operating-system
+///   routes whenever they change.</item>
+/// </list>
+/// </summary>
+internal sealed partial class PacketGateway
+{
+    /// <summary>Largest plaintext of a batch with more than one packet.</summary>
+    public const int BatchCapacity = 65_536;
+
+    /// <summary>Bytes waiting for a key exchange, per destination router.</summary>
+    public const int WaitingBytesPerDestination = 256 * 1024;
+
+    /// <summary>Destination routers with packets waiting for a key exchange.</summary>
+    public const int MaxWaitingDestinations = 256;
+
+    // A batch buffer is the frame: header, sealed-message header, the records, the tag.
+    private const int PlainStart = FrameHeader.Size + SealedMessage.HeaderLength;
+    private const int BufferSize = FrameHeader.Size + SealedMessage.Overhead + PacketBatch.RecordOverhead + ushort.MaxValue;
+
+    private readonly object _gate = new();
+    private readonly Dictionary<RouterAddress, Waiting> _waiting = [];
+    private readonly RouterAddress _self;
+    private readonly RouteTable _routes;
+    private readonly PrefixTable _prefixes;
+    private readonly SessionService _sessions;
+    private readonly RoutingService _routing;
+    private readonly byte _hopLimit;
+    private readonly ILogger _logger;
+    private NetmodInstance? _interface;
+    private CancellationTokenSource? _syncStop;
+    private int _nextMessageId = Random.Shared.Next();
+
+    public PacketGateway(RouterAddress self, RouteTable routes, PrefixTable prefixes, SessionService sessions, RoutingService routing, byte hopLimit, OverlayCounters counters, ILogger<PacketGateway> logger)
+    {
+        _self = self;
+        _routes = routes;
+        _prefixes = prefixes;
+        _sessions = sessions;
+        _routing = routing;
+        _hopLimit = hopLimit;
+        Counters = counters;
+        _logger = logger;
+    }
+
+    public OverlayCounters Counters { get; }
+
+    /// <summary>The IP interface in use, or null.</summary>
+    public NetmodInstance? Interface => Volatile.Read(ref _interface);
+
+    /// <summary>
+    /// Makes <paramref name="instance"/> (started) this router's IP interface: announces its
+    /// prefixes and keeps its mesh routes in step. Returns why it cannot be, or null.
+    /// </summary>
+    public async Task<string?> AttachAsync(NetmodInstance instance, CancellationToken cancellationToken)
+    {
+        if (instance.Netmod.GetFeature<IIpInterfaceFeature>() is not { } feature)
+        {
+            return $"it is a local netmod without the {nameof(IIpInterfaceFeature)} feature";
+        }
+
+        CancellationTokenSource stop;
+        lock (_gate)
+        {
+            if (_interface is { } other)
+            {
+                return $"netmod '{other.Name}' is already this router's IP interface; only one can run";
+            }
+
+            _interface = instance;
+            _syncStop = stop = new CancellationTokenSource();
+        }
+
+        await _routing.SetOwnPrefixesAsync(feature.AnnouncedPrefixes, cancellationToken).ConfigureAwait(false);
+        _ = Task.Run(() => SyncMeshPrefixesAsync(instance, feature, stop.Token), CancellationToken.None);
+        Log.Attached(_logger, instance.Name, OverlayAddress.For(_self).ToString());
+        return null;
+    }
+
+    /// <summary>Stops using <paramref name="instance"/> as the IP interface (it is stopping): its prefixes are withdrawn.</summary>
+    public async Task DetachAsync(NetmodInstance instance, CancellationToken cancellationToken)
+    {
+        CancellationTokenSource? stop;
+        lock (_gate)
+        {
+            if (_interface != instance)
+            {
+                return;
+            }
+
+            _interface = null;
+            stop = _syncStop;
+            _syncStop = null;
+        }
+
+        stop?.Cancel();
+        stop?.Dispose();
+        try
+        {
+            await _routing.SetOwnPrefixesAsync([], cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or System.Threading.Channels.ChannelClosedException)
+        {
+            // Routing is stopping too: nothing left to withdraw from.
+        }
+    }
+
+    /// <summary>Reads the interface's packets and sends them into the mesh until its channel completes or the token is cancelled.</summary>
+    public async Task RunAsync(NetmodInstance input, CancellationToken cancellationToken)
+    {
+        var reader = input.Netmod.Incoming;
+        var batch = new Batch(FrameBuffers.Rent(BufferSize));
+        try
+        {
+            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var frame))
+                {
+                    var pending = AddAsync(batch, frame, cancellationToken);
+                    if (!pending.IsCompletedSuccessfully)
+                    {
+                        await pending.ConfigureAwait(false);
+                    }
+                }
+
+                // Nothing more to read now: what is gathered goes out without waiting for more.
+                if (batch.Packets > 0)
+                {
+                    await FlushAsync(batch, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            while (reader.TryRead(out var frame))
+            {
+                frame.Release();
+            }
+
+            FrameBuffers.Return(batch.Buffer);
+        }
+    }
+
+    /// <summary>Adds one packet from the interface to the batch (sending the batch first when the packet cannot join it) and releases the frame.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask AddAsync(Batch batch, InboundFrame frame, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (!TryClassify(frame.Span, out var owner))
+            {
+                return;
+            }
+
+            var record = frame.Length + 2;
+            if (batch.Packets > 0 && (owner != batch.Destination || batch.Length + record > batch.Capacity))
+            {
+                await FlushAsync(batch, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (batch.Packets == 0)
+            {
+                batch.Destination = owner;
+                batch.Capacity = _routes.TryGetNextHop(owner, out var next)
+                    ? Math.Clamp(next.Netmod.MaxFrameSize - FrameHeader.Size - SealedMessage.Overhead, 0, BatchCapacity)
+                    : BatchCapacity;
+            }
+
+            batch.Length = PacketBatch.Append(batch.Buffer.AsSpan(PlainStart), batch.Length, frame.Span);
+            batch.Packets++;
+            batch.Bytes += frame.Length - VirtioNetHeader.Size;
+        }
+        finally
+        {
+            frame.Release();
+        }
+    }
+
+    /// <summary>The router serving a packet's destination; false (counted) when the packet cannot go into the mesh.</summary>
+    private bool TryClassify(ReadOnlySpan<byte> frame, out RouterAddress owner)
+    {
+        owner = default;
+        var destination = PacketBatch.Destination(frame);
+        if (destination.IsEmpty || frame.Length > VirtioNetHeader.MaxFrameSize)
+        {
+            Counters.CountDrop(PacketDrop.NotIp);
+            return false;
+        }
+
+        if (IsMulticastOrBroadcast(destination))
+        {
+            Counters.CountDrop(PacketDrop.NotUnicast);
+            return false;
+        }
+
+        if (!_prefixes.Current.TryGetOwner(destination, out owner))
+        {
+            Counters.CountDrop(PacketDrop.NoRoute);
+            return false;
+        }
+
+        if (owner == _self)
+        {
+            Counters.CountDrop(PacketDrop.ToSelf);
+            return false;
+        }
+
+        return true;
+    }
+
+    private static bool IsMulticastOrBroadcast(ReadOnlySpan<byte> address) =>
+        address.Length == 4 ? (address[0] & 0xf0) == 0xe0 || address.SequenceEqual((ReadOnlySpan<byte>)[255, 255, 255, 255]) : address[0] == 0xff;
+
+    /// <summary>Seals and sends the gathered batch (or queues it for a key exchange) and empties it.</summary>
+    private ValueTask FlushAsync(Batch batch, CancellationToken cancellationToken)
+    {
+        var destination = batch.Destination;
+        var (length, packets, bytes) = (batch.Length, batch.Packets, batch.Bytes);
+        batch.Clear();
+        lock (_gate)
+        {
+            if (_waiting.TryGetValue(destination, out var waiting))
+            {
+                // Packets already wait for this router's session: queue behind them, in order.
+                Enqueue(waiting, batch.Buffer, length, packets, bytes);
+                return ValueTask.CompletedTask;
+            }
+        }
+
+        var session = _sessions.GetSendSessionAsync(destination, cancellationToken);
+        if (!session.IsCompletedSuccessfully)
+        {
+            StartWaiting(destination, session, batch.Buffer, length, packets, bytes, cancellationToken);
+            return ValueTask.CompletedTask;
+        }
+
+        if (session.Result is not { } ready)
+        {
+            Counters.CountDrop(PacketDrop.NoSession, packets);
+            return ValueTask.CompletedTask;
+        }
+
+        return SealAndSendAsync(ready, destination, batch.Buffer, length, packets, bytes, cancellationToken);
+    }
+
+    /// <summary>Seals the batch in place (the records at <see cref="PlainStart"/>) and sends the frame to the next hop.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SealAndSendAsync(Session session, RouterAddress destination, byte[] buffer, int length, int packets, long bytes, CancellationToken cancellationToken)
+    {
+        var messageId = unchecked((uint)Interlocked.Increment(ref _nextMessageId));
+        var sealedLength = length + SealedMessage.Overhead;
+        if (!_sessions.TrySeal(session, messageId, buffer.AsSpan(PlainStart, length), buffer.AsSpan(FrameHeader.Size, sealedLength), FrameKind.Packets))
+        {
+            // The session reached its message limit as the re-key started; the next batch uses the new one.
+            Counters.CountDrop(PacketDrop.NoSession, packets);
+            return;
+        }
+
+        new FrameHeader(FrameKind.Packets, _hopLimit, destination, _self, messageId, (uint)sealedLength, 0).Write(buffer);
+        if (!_routes.TryGetNextHop(destination, out var next))
+        {
+            Counters.CountDrop(PacketDrop.NoRoute, packets);
+            return;
+        }
+
+        var frameLength = FrameHeader.Size + sealedLength;
+        var result = frameLength <= next.Netmod.MaxFrameSize
+            ? await next.Netmod.Netmod.SendAsync(next.Neighbour, buffer.AsMemory(0, frameLength), cancellationToken).ConfigureAwait(false)
+            : await SendSlicesAsync(next, buffer, frameLength, cancellationToken).ConfigureAwait(false);
+        if (result == SendResult.Sent)
+        {
+            Counters.CountSent(packets, bytes);
+        }
+        else
+        {
+            Counters.CountDrop(PacketDrop.SendFailed, packets);
+        }
+    }
+
+    /// <summary>Cuts a sealed batch frame that is larger than the next hop's frames into slices (same header, own offsets).</summary>
+    private static async ValueTask<SendResult> SendSlicesAsync(NextHop next, byte[] frame, int frameLength, CancellationToken cancellationToken)
+    {
+        var capacity = next.Netmod.MaxFrameSize - FrameHeader.Size;
+        var slice = FrameBuffers.Rent(next.Netmod.MaxFrameSize);
+        try
+        {
+            var payloadLength = frameLength - FrameHeader.Size;
+            for (var position = 0; position < payloadLength; position += capacity)
+            {
+                var length = Math.Min(capacity, payloadLength - position);
+                frame.AsSpan(0, FrameHeader.Size).CopyTo(slice);
+                FrameHeader.WriteOffset(slice, (uint)position);
+                frame.AsSpan(FrameHeader.Size + position, length).CopyTo(slice.AsSpan(FrameHeader.Size));
+                var result = await next.Netmod.Netmod.SendAsync(next.Neighbour, slice.AsMemory(0, FrameHeader.Size + length), cancellationToken).ConfigureAwait(false);
+                if (result != SendResult.Sent)
+                {
+                    return result;
+                }
+            }
+
+            return SendResult.Sent;
+        }
+        finally
+        {
+            FrameBuffers.Return(slice);
+        }
+    }
+
+    /// <summary>
+    /// A batch from the mesh, opened (<see cref="LocalDelivery"/>): each packet whose destination
+    /// this router serves and whose source belongs to the sending router is written to the IP
+    /// interface; the rest are counted and dropped. The interface takes packets synchronously
+    /// (see <see cref="IIpInterfaceFeature"/>); the buffer is the caller's again on return.
+    /// </summary>
+    public void Receive(in FrameHeader header, byte[] batch, int length)
+    {
+        Counters.CountReceivedBatch();
+        if (Interface is not { } target)
+        {
+            Counters.CountDrop(PacketDrop.NoInterface);
+            return;
+        }
+
+        var snapshot = _prefixes.Current;
+        var position = 0;
+        while (position < length)
+        {
+            if (!PacketBatch.TryRead(batch.AsSpan(0, length), position, out var start, out var frameLength))
+            {
+                Counters.CountDrop(PacketDrop.MalformedBatch);
+                return;
+            }
+
+            position = start + frameLength;
+            var frame = batch.AsSpan(start, frameLength);
+            var destination = PacketBatch.Destination(frame);
+            if (destination.IsEmpty)
+            {
+                Counters.CountDrop(PacketDrop.NotIp);
+                continue;
+            }
+
+            if (!snapshot.IsLocal(destination))
+            {
+                Counters.CountDrop(PacketDrop.NotForThisRouter);
+                continue;
+            }
+
+            if (!snapshot.TryGetOwner(PacketBatch.Source(frame), out var sender) || sender != header.Source)
+            {
+                Counters.CountDrop(PacketDrop.SpoofedSource);
+                continue;
+            }
+
+            var sent = target.Netmod.SendAsync(default, batch.AsMemory(start, frameLength), CancellationToken.None);
+            var result = sent.IsCompletedSuccessfully ? sent.Result : sent.AsTask().GetAwaiter().GetResult();
+            if (result == SendResult.Sent)
+            {
+                Counters.CountReceived(frameLength - VirtioNetHeader.Size);
+            }
+            else
+            {
+                Counters.CountDrop(PacketDrop.InterfaceRefused);
+            }
+        }
+    }
+
+    private void StartWaiting(RouterAddress destination, ValueTask<Session?> session, byte[] buffer, int length, int packets, long bytes, CancellationToken cancellationToken)
+    {
+        Waiting waiting;
+        lock (_gate)
+        {
+            if (_waiting.Count >= MaxWaitingDestinations)
+            {
+                Counters.CountDrop(PacketDrop.WaitingFull, packets);
+                return;
+            }
+
+            waiting = new Waiting();
+            _waiting.Add(destination, waiting);
+            Enqueue(waiting, buffer, length, packets, bytes);
+        }
+
+        _ = SendWhenReadyAsync(destination, waiting, session, cancellationToken);
+    }
+
+    /// <summary>Copies a batch's records into the queue of a router whose session is being made. Under the gate.</summary>
+    private void Enqueue(Waiting waiting, byte[] buffer, int length, int packets, long bytes)
+    {
+        if (waiting.Bytes + length > WaitingBytesPerDestination)
+        {
+            Counters.CountDrop(PacketDrop.WaitingFull, packets);
+            return;
+        }
+
+        var copy = FrameBuffers.Rent(PlainStart + length + SealedMessage.TagLength);
+        buffer.AsSpan(PlainStart, length).CopyTo(copy.AsSpan(PlainStart));
+        waiting.Batches.Enqueue(new WaitingBatch(copy, length, packets, bytes));
+        waiting.Bytes += length;
+    }
+
+    /// <summary>Waits for the key exchange, then sends (or drops, counted) what queued meanwhile, in order.</summary>
+    private async Task SendWhenReadyAsync(RouterAddress destination, Waiting waiting, ValueTask<Session?> pending, CancellationToken cancellationToken)
+    {
+        Session? session = null;
+        try
+        {
+            session = await pending.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+        }
+
+        while (true)
+        {
+            WaitingBatch next;
+            lock (_gate)
+            {
+                if (!waiting.Batches.TryDequeue(out next))
+                {
+                    _waiting.Remove(destination);
+                    return;
+                }
+
+                waiting.Bytes -= next.Length;
+            }
+
+            try
+            {
+                if (session is null || cancellationToken.IsCancellationRequested)
+                {
+                    Counters.CountDrop(PacketDrop.NoSession, next.Packets);
+                }
+                else
+                {
+                    await SealAndSendAsync(session, destination, next.Buffer, next.Length, next.Packets, next.Bytes, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+            }
+            finally
+            {
+                FrameBuffers.Return(next.Buffer);
+            }
+        }
+    }
+
+    /// <summary>Keeps the interface's routes equal to the prefixes other routers serve.</summary>
+    private async Task SyncMeshPrefixesAsync(NetmodInstance instance, IIpInterfaceFeature feature, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<IPNetwork>? installed = null;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var changed = _prefixes.Changed;
+                var wanted = _prefixes.Current.MeshPrefixes;
+                if (installed is null || !installed.SequenceEqual(wanted))
+                {
+                    try
+                    {
+                        await feature.SetMeshPrefixesAsync(wanted, cancellationToken).ConfigureAwait(false);
+                        installed = wanted;
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        Log.MeshPrefixesFailed(_logger, instance.Name, e.Message);
+                    }
+                }
+
+                await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>The batch being gathered by the outbound loop; its buffer is reused for every batch.</summary>
+    private sealed class Batch(byte[] buffer)
+    {
+        public byte[] Buffer { get; } = buffer;
+
+        public RouterAddress Destination { get; set; }
+
+        public int Capacity { get; set; }
+
+        public int Length { get; set; }
+
+        public int Packets { get; set; }
+
+        public long Bytes { get; set; }
+
+        public void Clear() => (Length, Packets, Bytes) = (0, 0, 0);
+    }
+
+    private readonly record struct WaitingBatch(byte[] Buffer, int Length, int Packets, long Bytes);
+
+    /// <summary>Batches for one router, waiting for its end-to-end session. Guarded by the gateway's gate.</summary>
+    private sealed class Waiting
+    {
+        public Queue<WaitingBatch> Batches { get; } = new();
+
+        public int Bytes { get; set; }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Netmod '{Name}' is the IP interface; this router's overlay address is {Address}")]
+        public static partial void Attached(ILogger logger, string name, string address);
+
+        [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Netmod '{Name}' could not install the mesh's prefix routes: {Reason}")]
+        public static partial void MeshPrefixesFailed(ILogger logger, string name, string reason);
+    }
+}
