@@ -105,6 +105,7 @@ internal static partial class RouterCommands
         {
             writer.WriteStartObject();
             writer.WriteString("address", identity.Address.ToString());
+            writer.WriteString("overlayAddress", Router.Sdk.OverlayAddress.For(identity.Address).ToString());
             writer.WriteString("keyFile", path);
             writer.WriteEndObject();
         }

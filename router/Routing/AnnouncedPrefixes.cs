@@ -21,7 +21,10 @@ internal static class AnnouncedPrefixes
     /// <summary>The bytes one prefix takes in the block.</summary>
     public static int EncodedLength(IPNetwork prefix) => 2 + ((prefix.PrefixLength + 7) / 8);
 
-    /// <summary>Sorts, checks and encodes <paramref name="prefixes"/>; null with a reason when they cannot be announced.</summary>
+    /// <summary>
+    /// Sorts, checks and encodes <paramref name="prefixes"/>; null with a reason when they do not
+    /// fit a route entry. (An <see cref="IPNetwork"/> always has its host bits zero.)
+    /// </summary>
     public static byte[]? TryEncode(IEnumerable<IPNetwork> prefixes, out string? problem)
     {
         var sorted = Canonical(prefixes);
@@ -31,15 +34,6 @@ internal static class AnnouncedPrefixes
         {
             problem = $"the prefixes take {length} bytes; a route announcement carries at most {OriginProof.MaxPrefixBlockLength}";
             return null;
-        }
-
-        foreach (var prefix in sorted)
-        {
-            if (prefix != new IPNetwork(prefix.BaseAddress, prefix.PrefixLength))
-            {
-                problem = $"{prefix} has host bits set";
-                return null;
-            }
         }
 
         var block = new byte[length];

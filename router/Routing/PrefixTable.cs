@@ -50,7 +50,7 @@ internal sealed partial class PrefixTable(RouterAddress self, ILogger<PrefixTabl
     {
         var claims = new Dictionary<IPNetwork, List<RouterAddress>>();
         var hosts = new List<(IPNetwork, RouterAddress)> { (HostRoute(self), self) };
-        foreach (var prefix in own.Where(p => !Overlaps(p, OverlayAddress.Prefix)))
+        foreach (var prefix in own.Where(p => !InOverlayRange(p)))
         {
             Claim(claims, prefix, self);
         }
@@ -59,7 +59,7 @@ internal sealed partial class PrefixTable(RouterAddress self, ILogger<PrefixTabl
         foreach (var route in routes)
         {
             hosts.Add((HostRoute(route.Destination), route.Destination));
-            if (route.Proof is not { } proof || proof.PrefixBlock.Length <= 1)
+            if (route.Proof is not { } proof || proof.PrefixBlock is [0])
             {
                 continue;
             }
@@ -68,8 +68,8 @@ internal sealed partial class PrefixTable(RouterAddress self, ILogger<PrefixTabl
             {
                 if (AnnouncedPrefixes.TryDecode(proof.PrefixBlock, _scratch))
                 {
-                    // The overlay range is not announceable: those addresses belong to keys.
-                    prefixes = [.. _scratch.Where(p => !Overlaps(p, OverlayAddress.Prefix))];
+                    // Nothing inside the overlay range is announceable: those addresses belong to keys.
+                    prefixes = [.. _scratch.Where(p => !InOverlayRange(p))];
                 }
                 else
                 {
@@ -133,9 +133,13 @@ internal sealed partial class PrefixTable(RouterAddress self, ILogger<PrefixTabl
     /// <summary>The /128 of <paramref name="router"/>'s overlay address.</summary>
     public static IPNetwork HostRoute(RouterAddress router) => new(OverlayAddress.For(router), 128);
 
-    /// <summary>Whether the two prefixes share any address (one contains the other).</summary>
-    public static bool Overlaps(IPNetwork a, IPNetwork b) =>
-        a.BaseAddress.AddressFamily == b.BaseAddress.AddressFamily && (a.Contains(b.BaseAddress) || b.Contains(a.BaseAddress));
+    /// <summary>
+    /// Whether <paramref name="prefix"/> lies inside <see cref="OverlayAddress.Prefix"/> (which only
+    /// keys' overlay addresses may occupy). Shorter prefixes around it, such as <c>::/0</c> or
+    /// <c>fd00::/8</c>, are fine: overlay addresses are looked up among overlay addresses only.
+    /// </summary>
+    public static bool InOverlayRange(IPNetwork prefix) =>
+        prefix.PrefixLength >= OverlayAddress.PrefixLength && OverlayAddress.Prefix.Contains(prefix.BaseAddress);
 
     private static partial class Log
     {
@@ -156,17 +160,21 @@ internal sealed class PrefixSnapshot
     private readonly RouterAddress _self;
     private readonly Level<uint>[] _v4;
     private readonly Level<UInt128>[] _v6;
+    private readonly FrozenDictionary<UInt128, RouterAddress> _overlay;
 
     public PrefixSnapshot(RouterAddress self, IReadOnlyList<PrefixEntry> entries, IReadOnlyList<(IPNetwork Prefix, RouterAddress Router)> hosts)
     {
         _self = self;
         Entries = entries;
         Conflicts = [.. entries.Where(e => e.IsConflict)];
-        MeshPrefixes = [.. entries.Where(e => e.Owner != self && !e.Claimants.Contains(self)).Select(e => e.Prefix)];
-        var all = entries.Select(e => (e.Prefix, e.Owner)).Concat(hosts).ToList();
+        MeshPrefixes = [.. entries.Where(e => !e.Claimants.Contains(self)).Select(e => e.Prefix)];
+        var all = entries.Select(e => (e.Prefix, e.Owner)).ToList();
         _v4 = LevelsV4(all);
         _v6 = LevelsV6(all);
-        RouterCount = hosts.Count;
+        _overlay = hosts
+            .GroupBy(h => BinaryPrimitives.ReadUInt128BigEndian(h.Prefix.BaseAddress.GetAddressBytes()))
+            .ToFrozenDictionary(g => g.Key, g => g.First().Router);
+        RouterCount = _overlay.Count;
     }
 
     public static PrefixSnapshot Empty(RouterAddress self) => new(self, [], [(PrefixTable.HostRoute(self), self)]);
@@ -204,6 +212,12 @@ internal sealed class PrefixSnapshot
         else if (address.Length == 16)
         {
             var value = BinaryPrimitives.ReadUInt128BigEndian(address);
+            if ((ushort)(value >> 112) == OverlayAddress.PrefixValue)
+            {
+                // An overlay address belongs to one key: its router or nobody, never a shorter prefix.
+                return _overlay.TryGetValue(value, out owner);
+            }
+
             foreach (var level in _v6)
             {
                 if (level.Table.TryGetValue(value & level.Mask, out owner))

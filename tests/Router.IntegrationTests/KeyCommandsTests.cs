@@ -41,6 +41,11 @@ public sealed partial class KeyCommandsTests : IDisposable
         var parsed = JsonDocument.Parse(json.Stdout).RootElement;
         Assert.Equal(address, parsed.GetProperty("address").GetString());
         Assert.Equal(path, parsed.GetProperty("keyFile").GetString());
+
+        // fd6d::/16 followed by the first 14 bytes of the router address (docs/routing.md).
+        var hex = address.Replace("-", "", StringComparison.Ordinal);
+        var expected = System.Net.IPAddress.Parse("fd6d:" + string.Join(':', Enumerable.Range(0, 7).Select(i => hex.Substring(i * 4, 4))));
+        Assert.Equal(expected, System.Net.IPAddress.Parse(parsed.GetProperty("overlayAddress").GetString()!));
     }
 
     [Fact]
