@@ -79,15 +79,24 @@ public sealed class IpOverMeshTests : IAsyncLifetime
     private static NetmodPlugin Plugin(Netmod netmod) =>
         new(netmod.Capabilities.Name, new GivenNetmod(netmod), "memory", new Version(1, 0, 0), SdkVersion.Current, null);
 
-    private static async Task WaitForAsync(Func<bool> condition, string what)
+    private async Task WaitForAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow + Limit;
         while (!condition())
         {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}\n{Describe()}");
             await Task.Delay(20);
         }
     }
+
+    /// <summary>Every router's routes and prefix table, to explain a timeout.</summary>
+    private string Describe() => string.Join("\n", _nodes.Select(n =>
+    {
+        var status = n.Get<RouterStatus>();
+        var routes = string.Join("; ", status.Routes().Select(r => $"{r.Destination[..8]} seqno {r.Seqno} via {r.NextHop[..8]} prefixes [{string.Join(' ', r.Prefixes)}]"));
+        var table = n.Get<PrefixTable>().Current;
+        return $"{n.Identity.Address.ToShortString()}: routes {routes}; prefixes {string.Join(' ', table.Entries.Select(e => $"{e.Prefix}->{e.Owner.ToShortString()}"))}; mesh {string.Join(' ', table.MeshPrefixes)}";
+    })) + "\n" + _logs.Text;
 
     private static async Task<byte[]> ReadAsync(MemoryIpInterface at)
     {
