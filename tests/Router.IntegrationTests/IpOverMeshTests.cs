@@ -157,7 +157,8 @@ public sealed class IpOverMeshTests : IAsyncLifetime
         // A's kernel routes C's prefix into the mesh (the tun netmod installed it).
         var routes = await Ip.RunAsync("-n", nsA.Name, "-4", "route", "show", "dev", "mesh0");
         Assert.Contains("10.66.3.0/24", routes, StringComparison.Ordinal);
-        Assert.Equal(["10.66.3.0/24"], (await a.RoutesAsync()).Single(r => r.GetProperty("destination").GetString() == (await c.AddressAsync())).GetProperty("prefixes").EnumerateArray().Select(p => p.GetString()));
+        var addressC = await c.AddressAsync();
+        Assert.Equal(["10.66.3.0/24"], (await a.RoutesAsync()).Single(r => r.GetProperty("destination").GetString() == addressC).GetProperty("prefixes").EnumerateArray().Select(p => p.GetString()));
 
         // B's link to C goes down: C becomes unreachable, and its prefix route goes away at A.
         await Ip.RunAsync("-n", nsB.Name, "link", "set", "veth-bc", "down");

@@ -1,0 +1,270 @@
+// The read side of the tun netmod, on a thread of its own:
+//
+//   poll([device, wake eventfd]) → read until EAGAIN, each packet into a rented frame buffer
+//   (at offset 0 with the virtio header the device writes; at offset 10 behind a zeroed header
+//   without offloads) → drop what is not IPv4/IPv6 → Incoming (TryWrite; when the channel is
+//   full the thread WAITS for room rather than dropping: packets then wait in the device's
+//   ring of txqueuelen packets, which absorbs the burst; only when that is full does the
+//   kernel drop, counted in the interface's TX drops, and TCP backs off as from any loss).
+//
+// A dedicated thread rather than the thread pool: it blocks in poll() and, under backpressure,
+// on the channel, and a pool thread blocked like that would starve the router's other work.
+// Stop sets a flag, cancels the wait for room and writes the eventfd; poll() returns at once.
+// Nothing is allocated per packet: the buffer is rented from FrameBuffers and travels with the
+// frame; the router returns it.
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Router.Sdk;
+
+namespace Router.Netmods.Tun;
+
+/// <summary>Reads IP packets from a <see cref="TunDevice"/> into the netmod's incoming channel, on its own thread.</summary>
+internal sealed unsafe class PacketReader
+{
+    private readonly TunDevice _device;
+    private readonly FileDescriptor _wake;
+    private readonly ChannelWriter<InboundFrame> _incoming;
+    private readonly TunCounters _counters;
+    private readonly ILogger _logger;
+    private readonly LogThrottle _errorLog;
+    private readonly LogThrottle _nonIpLog;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Thread _thread;
+    private volatile bool _stopping;
+
+    private PacketReader(TunDevice device, FileDescriptor wake, ChannelWriter<InboundFrame> incoming, TunCounters counters, ILogger logger, TimeProvider time)
+    {
+        _device = device;
+        _wake = wake;
+        _incoming = incoming;
+        _counters = counters;
+        _logger = logger;
+        _errorLog = new LogThrottle(time);
+        _nonIpLog = new LogThrottle(time);
+        _thread = new Thread(Run) { IsBackground = true, Name = $"tun reader {device.Name}" };
+    }
+
+    /// <summary>Creates the wake-up eventfd and starts the thread. Throws <see cref="IOException"/> when no eventfd can be had.</summary>
+    public static PacketReader Start(TunDevice device, ChannelWriter<InboundFrame> incoming, TunCounters counters, ILogger logger, TimeProvider time)
+    {
+        var fd = Libc.EventFd(0, Libc.EfdCloExec | Libc.EfdNonBlock);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot create an eventfd for the tun reader: {Errno.Describe(Errno.Last)}.");
+        }
+
+        var reader = new PacketReader(device, new FileDescriptor(fd), incoming, counters, logger, time);
+        reader._thread.Start();
+        return reader;
+    }
+
+    /// <summary>
+    /// Wakes the thread and waits up to <paramref name="timeout"/> for it to finish; then closes
+    /// the eventfd. Returns whether the thread finished. Call once.
+    /// </summary>
+    public bool Stop(TimeSpan timeout)
+    {
+        _stopping = true;
+        _stop.Cancel();
+        var added = false;
+        try
+        {
+            _wake.DangerousAddRef(ref added);
+            var one = 1UL;
+            Libc.Write(_wake.Value, (byte*)&one, sizeof(ulong));
+        }
+        finally
+        {
+            if (added)
+            {
+                _wake.DangerousRelease();
+            }
+        }
+
+        var finished = _thread.Join(timeout);
+
+        // The thread holds a reference to the eventfd while it runs, so this closes it when the
+        // thread ends, however late; the token source is left to the collector if it has not.
+        _wake.Dispose();
+        if (finished)
+        {
+            _stop.Dispose();
+        }
+
+        return finished;
+    }
+
+    private void Run()
+    {
+        var deviceAdded = false;
+        var wakeAdded = false;
+        byte[]? buffer = null;
+        try
+        {
+            _device.Descriptor.DangerousAddRef(ref deviceAdded);
+            _wake.DangerousAddRef(ref wakeAdded);
+            var fds = stackalloc Libc.PollFd[2];
+            buffer = FrameBuffers.Rent(VirtioNetHeader.MaxFrameSize);
+            while (!_stopping)
+            {
+                fds[0] = new Libc.PollFd { Fd = _device.Descriptor.Value, Events = Libc.PollIn };
+                fds[1] = new Libc.PollFd { Fd = _wake.Value, Events = Libc.PollIn };
+                if (Libc.Poll(fds, 2, -1) < 0)
+                {
+                    var errno = Errno.Last;
+                    if (errno != Errno.EIntr)
+                    {
+                        Failed(errno);
+                    }
+
+                    continue;
+                }
+
+                if (fds[1].Revents != 0 || _stopping)
+                {
+                    break;
+                }
+
+                if ((fds[0].Revents & Libc.PollIn) == 0)
+                {
+                    // POLLERR/POLLHUP without data: the device is in trouble; do not spin on it.
+                    Failed(Errno.EBadF);
+                    continue;
+                }
+
+                if (!Drain(ref buffer))
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            Log.ReaderFault(_logger, _device.Name, e);
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                FrameBuffers.Return(buffer);
+            }
+
+            if (wakeAdded)
+            {
+                _wake.DangerousRelease();
+            }
+
+            if (deviceAdded)
+            {
+                _device.Descriptor.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Reads until the device has nothing more; false when the reader is to stop.</summary>
+    private bool Drain(ref byte[]? buffer)
+    {
+        var fd = _device.Descriptor.Value;
+
+        // Without offloads the device writes the bare packet; leave room for a zero header.
+        var offset = _device.HasVirtioHeader ? 0 : VirtioNetHeader.Size;
+        while (!_stopping)
+        {
+            nint read;
+            fixed (byte* pointer = buffer)
+            {
+                read = Libc.Read(fd, pointer + offset, (nuint)(VirtioNetHeader.MaxFrameSize - offset));
+            }
+
+            if (read < 0)
+            {
+                var errno = Errno.Last;
+                if (errno == Errno.EIntr)
+                {
+                    continue;
+                }
+
+                if (errno != Errno.EAgain)
+                {
+                    Failed(errno);
+                }
+
+                return true;
+            }
+
+            var length = (int)read + offset;
+            if (offset > 0)
+            {
+                buffer.AsSpan(0, offset).Clear();
+            }
+
+            if (length <= VirtioNetHeader.Size || IpPacket.Version(buffer.AsSpan(VirtioNetHeader.Size, length - VirtioNetHeader.Size)) is not (4 or 6))
+            {
+                _counters.CountNonIp();
+                if (_nonIpLog.ShouldLog())
+                {
+                    Log.NonIpPacket(_logger, _device.Name, _counters.NonIpDropped);
+                }
+
+                continue;
+            }
+
+            // GsoType is byte 1 of the header; zero without offloads.
+            var gso = (buffer![1] & ~VirtioNetHeader.GsoEcn) != VirtioNetHeader.GsoNone;
+            _counters.CountRead(length - VirtioNetHeader.Size, gso);
+            if (!Hand(new InboundFrame(new NeighbourId(0), buffer, length)))
+            {
+                return false;
+            }
+
+            // The buffer now belongs to the router.
+            buffer = null;
+            buffer = FrameBuffers.Rent(VirtioNetHeader.MaxFrameSize);
+        }
+
+        return false;
+    }
+
+    /// <summary>Writes <paramref name="frame"/> to the channel, waiting for room when it is full. False (the frame not taken) when stopping.</summary>
+    private bool Hand(InboundFrame frame)
+    {
+        if (_incoming.TryWrite(frame))
+        {
+            return true;
+        }
+
+        _counters.CountIncomingFullWait();
+        while (true)
+        {
+            try
+            {
+                // Blocking is the point: see the top of this file. The Task only exists while waiting.
+                if (!_incoming.WaitToWriteAsync(_stop.Token).AsTask().GetAwaiter().GetResult())
+                {
+                    return false;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+
+            if (_incoming.TryWrite(frame))
+            {
+                return true;
+            }
+        }
+    }
+
+    private void Failed(int errno)
+    {
+        _counters.CountReadError();
+        if (_errorLog.ShouldLog())
+        {
+            Log.ReadFailed(_logger, _device.Name, Errno.Describe(errno), _counters.ReadErrors);
+        }
+
+        // An error that repeats must not spin a core.
+        Thread.Sleep(10);
+    }
+}
