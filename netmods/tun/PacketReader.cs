@@ -30,10 +30,16 @@ internal sealed unsafe class PacketReader
     private readonly LogThrottle _nonIpLog;
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
+    private readonly int _frameSize;
     private volatile bool _stopping;
 
-    private PacketReader(TunDevice device, FileDescriptor wake, ChannelWriter<InboundFrame> incoming, TunCounters counters, ILogger logger, TimeProvider time)
+    private PacketReader(TunDevice device, FileDescriptor wake, ChannelWriter<InboundFrame> incoming, TunCounters counters, ILogger logger, TimeProvider time, int mtu)
     {
+        // With offloads a read can be a 64 KiB super-packet. Without, the device hands over
+        // nothing longer than its MTU, so a buffer of MTU + header does: at MTU 1500 that is a
+        // 2 KiB pooled array per packet instead of a 128 KiB one, which the pool keeps plenty of
+        // and the caches hold.
+        _frameSize = device.HasVirtioHeader ? VirtioNetHeader.MaxFrameSize : Math.Min(VirtioNetHeader.MaxFrameSize, mtu + VirtioNetHeader.Size);
         _device = device;
         _wake = wake;
         _incoming = incoming;
@@ -45,7 +51,7 @@ internal sealed unsafe class PacketReader
     }
 
     /// <summary>Creates the wake-up eventfd and starts the thread. Throws <see cref="IOException"/> when no eventfd can be had.</summary>
-    public static PacketReader Start(TunDevice device, ChannelWriter<InboundFrame> incoming, TunCounters counters, ILogger logger, TimeProvider time)
+    public static PacketReader Start(TunDevice device, ChannelWriter<InboundFrame> incoming, TunCounters counters, ILogger logger, TimeProvider time, int mtu)
     {
         var fd = Libc.EventFd(0, Libc.EfdCloExec | Libc.EfdNonBlock);
         if (fd < 0)
@@ -53,7 +59,7 @@ internal sealed unsafe class PacketReader
             throw new IOException($"cannot create an eventfd for the tun reader: {Errno.Describe(Errno.Last)}.");
         }
 
-        var reader = new PacketReader(device, new FileDescriptor(fd), incoming, counters, logger, time);
+        var reader = new PacketReader(device, new FileDescriptor(fd), incoming, counters, logger, time, mtu);
         reader._thread.Start();
         return reader;
     }
@@ -104,7 +110,7 @@ internal sealed unsafe class PacketReader
             _device.Descriptor.DangerousAddRef(ref deviceAdded);
             _wake.DangerousAddRef(ref wakeAdded);
             var fds = stackalloc Libc.PollFd[2];
-            buffer = FrameBuffers.Rent(VirtioNetHeader.MaxFrameSize);
+            buffer = FrameBuffers.Rent(_frameSize);
             while (!_stopping)
             {
                 fds[0] = new Libc.PollFd { Fd = _device.Descriptor.Value, Events = Libc.PollIn };
@@ -173,7 +179,7 @@ internal sealed unsafe class PacketReader
             nint read;
             fixed (byte* pointer = buffer)
             {
-                read = Libc.Read(fd, pointer + offset, (nuint)(VirtioNetHeader.MaxFrameSize - offset));
+                read = Libc.Read(fd, pointer + offset, (nuint)(_frameSize - offset));
             }
 
             if (read < 0)
@@ -219,7 +225,7 @@ internal sealed unsafe class PacketReader
 
             // The buffer now belongs to the router.
             buffer = null;
-            buffer = FrameBuffers.Rent(VirtioNetHeader.MaxFrameSize);
+            buffer = FrameBuffers.Rent(_frameSize);
         }
 
         return false;

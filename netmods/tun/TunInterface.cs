@@ -137,7 +137,7 @@ public sealed class TunInterface : Netmod, IIpInterfaceFeature, INetmodCountersF
                 }
 
                 _writer = new FrameWriter(device, device.HasVirtioHeader, Counters, _logger, _context.Time, name);
-                _reader = PacketReader.Start(device, _incoming.Writer, Counters, _logger, _context.Time);
+                _reader = PacketReader.Start(device, _incoming.Writer, Counters, _logger, _context.Time, _options.Mtu);
             }
             catch
             {
