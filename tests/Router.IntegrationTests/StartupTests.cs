@@ -43,7 +43,7 @@ public sealed class StartupTests : IDisposable
             Assert.Contains("Netmods:inet:Peers[0]", output, StringComparison.Ordinal);
             Assert.Contains("Netmods:inet:MaxFrameSize", output, StringComparison.Ordinal);
             Assert.Contains("Netmods:lora is enabled, but no netmod named 'lora' was found", output, StringComparison.Ordinal);
-            Assert.Contains("(found: inet, udp)", output, StringComparison.Ordinal);
+            Assert.Contains("(found: inet, tun, udp)", output, StringComparison.Ordinal);
             Assert.False(File.Exists(Path.Combine(dir, "router.sock")));
         }
     }
@@ -67,7 +67,7 @@ public sealed class StartupTests : IDisposable
 
         var output = router.Output;
         Assert.Contains("nonetmod.dll: contains no netmod", output, StringComparison.Ordinal);
-        Assert.Contains("futuresdk.dll: built against Router.Sdk 2.0, but this router provides Router.Sdk 1.2", output, StringComparison.Ordinal);
+        Assert.Contains("futuresdk.dll: built against Router.Sdk 2.0, but this router provides Router.Sdk 1.3", output, StringComparison.Ordinal);
         Assert.Contains("junk.dll: not a loadable .NET assembly", output, StringComparison.Ordinal);
         Assert.Contains("Netmod 'throwing' failed to start: fixture failure", output, StringComparison.Ordinal);
 
