@@ -121,6 +121,7 @@ internal sealed class RouterStatus
             ["bytesReceived"] = c.Received.Bytes,
             ["batchesReceived"] = c.Received.Batches,
             ["malformedPrefixBlocks"] = _prefixes.MalformedPrefixBlocks,
+            ["unreachableSent"] = c.UnreachableSent,
         };
         foreach (var reason in Enum.GetValues<PacketDrop>())
         {

@@ -50,12 +50,18 @@ internal sealed class OverlayCounters
     private long _packetsIn;
     private long _bytesIn;
     private long _batchesIn;
+    private long _unreachable;
 
     /// <summary>Packets from the interface sent into the mesh, their IP bytes, and the sealed batches that carried them.</summary>
     public (long Packets, long Bytes, long Batches) Sent => (Interlocked.Read(ref _packetsOut), Interlocked.Read(ref _bytesOut), Interlocked.Read(ref _batchesOut));
 
     /// <summary>Packets from the mesh handed to the interface, their IP bytes, and the batches they came in.</summary>
     public (long Packets, long Bytes, long Batches) Received => (Interlocked.Read(ref _packetsIn), Interlocked.Read(ref _bytesIn), Interlocked.Read(ref _batchesIn));
+
+    /// <summary>ICMPv6 "no route" errors written back to the interface (<see cref="Unreachable"/>).</summary>
+    public long UnreachableSent => Interlocked.Read(ref _unreachable);
+
+    public void CountUnreachableSent() => Interlocked.Increment(ref _unreachable);
 
     public void CountSent(int packets, long bytes)
     {

@@ -56,6 +56,9 @@ internal sealed partial class PacketGateway
     private readonly RoutingService _routing;
     private readonly byte _hopLimit;
     private readonly ILogger _logger;
+    private readonly byte[] _overlayAddress = new byte[16];
+    private readonly byte[] _errorFrame = new byte[Unreachable.MaxFrame];
+    private readonly Security.Links.TokenBucket _errorBudget = new(rate: 10, burst: 20);
     private NetmodInstance? _interface;
     private CancellationTokenSource? _syncStop;
     private int _nextMessageId = Random.Shared.Next();
@@ -70,6 +73,7 @@ internal sealed partial class PacketGateway
         _hopLimit = hopLimit;
         Counters = counters;
         _logger = logger;
+        OverlayAddress.Write(self, _overlayAddress);
     }
 
     public OverlayCounters Counters { get; }
@@ -228,6 +232,11 @@ internal sealed partial class PacketGateway
         if (!_prefixes.Current.TryGetOwner(destination, out owner))
         {
             Counters.CountDrop(PacketDrop.NoRoute);
+            if (destination.Length == 16)
+            {
+                ReportNoRoute(frame[VirtioNetHeader.Size..]);
+            }
+
             return false;
         }
 
@@ -238,6 +247,34 @@ internal sealed partial class PacketGateway
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Tells this machine at once that an IPv6 destination has no route (<see cref="Unreachable"/>),
+    /// at most 10 times a second (burst 20). Only the outbound loop calls it: the scratch frame
+    /// and the budget are its own.
+    /// </summary>
+    private void ReportNoRoute(ReadOnlySpan<byte> packet)
+    {
+        if (Interface is not { } target || !_errorBudget.TryTake(System.Diagnostics.Stopwatch.GetTimestamp(), System.Diagnostics.Stopwatch.Frequency))
+        {
+            return;
+        }
+
+        var length = Unreachable.TryWriteNoRoute(packet, _overlayAddress, _errorFrame);
+        if (length > 0)
+        {
+            var sent = target.Netmod.SendAsync(default, _errorFrame.AsMemory(0, length), CancellationToken.None);
+            if (sent.IsCompletedSuccessfully && sent.Result == SendResult.Sent)
+            {
+                Counters.CountUnreachableSent();
+            }
+            else if (!sent.IsCompleted)
+            {
+                // Interfaces write synchronously (IIpInterfaceFeature); wait rather than reuse the scratch frame under a write.
+                sent.AsTask().GetAwaiter().GetResult();
+            }
+        }
     }
 
     private static bool IsMulticastOrBroadcast(ReadOnlySpan<byte> address) =>

@@ -113,6 +113,11 @@ public sealed class IpOverMeshTests : IAsyncLifetime
         await PingAsync(nsA, "10.66.2.1");
         await PingAsync(nsB, await OverlayAddressAsync(a));
 
+        // An overlay address no router has fails at once, as from a router with no route to it.
+        var (lostCode, lostOutput) = await NetnsProcess.RunAsync(nsA.Name, TimeSpan.FromSeconds(10), "ping", "-6", "-c", "1", "-W", "2", "fd6d:dead::1");
+        Assert.NotEqual(0, lostCode);
+        Assert.Contains("Destination unreachable: No route", lostOutput, StringComparison.Ordinal);
+
         // 50 MB of random bytes served by B, fetched by A over B's overlay address.
         var served = Path.Combine(_mesh.Root, "served");
         Directory.CreateDirectory(served);

@@ -130,6 +130,25 @@ public sealed class IpOverMeshTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OverlayAddressNobodyHas_TheSenderGetsAnIcmpV6NoRouteAtOnce()
+    {
+        var (a, _, c) = Three(await LineAsync(1400, [], [], []));
+        await WaitForAsync(() => Resolves(a, c.Overlay, c), "C's overlay address at A");
+
+        var lost = MemoryIpInterface.IPv6(a.Overlay, IPAddress.Parse("fd6d:dead::1"), Payload(32, 12));
+        a.Interface.Inject(lost);
+        var error = await ReadAsync(a.Interface);
+
+        Assert.Equal(58, error[6]);
+        Assert.Equal(a.Overlay, new IPAddress(error.AsSpan(8, 16)));
+        Assert.Equal(a.Overlay, new IPAddress(error.AsSpan(24, 16)));
+        Assert.Equal([1, 0], error[40..42]);
+        Assert.Equal(lost, error[48..]);
+        Assert.Equal(1, a.Node.Get<OverlayCounters>().UnreachableSent);
+        Assert.Equal(1, a.Node.Get<OverlayCounters>().Drops(PacketDrop.NoRoute));
+    }
+
+    [Fact]
     public async Task AnnouncedPrefixes_RouteByLongestMatch_AndReachTheInterfacesAsMeshRoutes()
     {
         var (a, b, c) = Three(await LineAsync(1400, ["10.66.1.0/24"], ["10.66.0.0/16", "fd00:b::/48"], ["10.66.3.0/24"]));
