@@ -99,6 +99,14 @@ internal static partial class RouterCommands
             }
 
             Console.Out.WriteLine($"frames    {status.Counters.FramesReceived} received, {status.Counters.FramesForwarded} forwarded, {status.Counters.FramesDeliveredLocally} delivered, {status.Counters.FramesDropped.Values.Sum()} dropped");
+            if (status.Overlay.Interface is not null)
+            {
+                var packets = status.Overlay.Counters;
+                long Count(string name) => packets.GetValueOrDefault(name);
+                var dropped = packets.Where(kv => kv.Key.StartsWith("dropped", StringComparison.Ordinal)).Sum(kv => kv.Value);
+                Console.Out.WriteLine($"packets   {Count("packetsSent")} sent in {Count("batchesSent")} batches, {Count("packetsReceived")} received, {dropped} dropped");
+            }
+
             Console.Out.WriteLine();
             Console.Out.Write(TextTable.Render(
                 ["NETMOD", "VERSION", "STATE", "MAX FRAME", "ERROR"],

@@ -138,6 +138,11 @@ public sealed class IpOverMeshTests : IAsyncLifetime
         clock.Stop();
         Assert.True(code == 0, $"curl failed ({code}): {output}\nA:\n{a.Output}\nB:\n{b.Output}");
         Assert.Equal(Convert.ToHexString(SHA256.HashData(data)), Convert.ToHexString(SHA256.HashData(await File.ReadAllBytesAsync(fetched))));
+
+        // People see the overlay address, the interface and the packet counts in `router status`.
+        var shown = await Cli.RunAsync("status", "--api", b.ApiSocket);
+        Assert.Contains($"overlay   {overlayB} on tun", shown.Stdout, StringComparison.Ordinal);
+        Assert.Matches(@"packets   [1-9]\d* sent in [1-9]\d* batches, [1-9]\d* received", shown.Stdout);
         _output.WriteLine($"50 MB over {netmod} in {clock.Elapsed.TotalSeconds:F2} s ({data.Length * 8 / clock.Elapsed.TotalSeconds / 1e6:F0} Mbit/s, debug-free Release build, both routers on one 2-core machine)");
     }
 
