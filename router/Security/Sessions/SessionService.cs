@@ -173,16 +173,26 @@ internal sealed partial class SessionService : IDisposable
     }
 
     /// <summary>Opens a reassembled sealed message into a new array (see the overload that opens into a span).</summary>
+    /// <remarks>A message that is refused (unknown session, replayed, bad tag) allocates nothing: it is opened into a pooled buffer first.</remarks>
     public OpenResult TryOpen(in FrameHeader header, ReadOnlySpan<byte> sealedMessage, out byte[]? plaintext)
     {
-        plaintext = sealedMessage.Length < SealedMessage.Overhead ? null : new byte[sealedMessage.Length - SealedMessage.Overhead];
-        var result = TryOpen(header, sealedMessage, plaintext);
-        if (result != OpenResult.Opened)
+        plaintext = null;
+        var length = Math.Max(0, sealedMessage.Length - SealedMessage.Overhead);
+        var opened = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(1, length));
+        try
         {
-            plaintext = null;
-        }
+            var result = TryOpen(header, sealedMessage, opened);
+            if (result == OpenResult.Opened)
+            {
+                plaintext = opened.AsSpan(0, length).ToArray();
+            }
 
-        return result;
+            return result;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(opened, clearArray: true);
+        }
     }
 
     /// <summary>
