@@ -149,7 +149,14 @@ internal static class RouterBinary
     /// <summary>Debug or Release: the same configuration the tests were built in.</summary>
     public static string Configuration { get; } = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Parent!.Name;
 
-    public static string Directory { get; } = Path.Combine(RepoRoot, "router", "bin", Configuration, "net10.0");
+    /// <summary>
+    /// The built router: <c>router/bin/CONFIG/net10.0</c> in the repository, or the folder named by
+    /// <c>ROUTER_TEST_BINARY_DIR</c> (for builds elsewhere, e.g. with <c>--artifacts-path</c>).
+    /// </summary>
+    public static string Directory { get; } =
+        Environment.GetEnvironmentVariable("ROUTER_TEST_BINARY_DIR") is { Length: > 0 } dir
+            ? Path.GetFullPath(dir)
+            : Path.Combine(RepoRoot, "router", "bin", Configuration, "net10.0");
 
     public static string Executable { get; } = Path.Combine(Directory, "router");
 
