@@ -5,6 +5,10 @@ namespace Router.Sdk;
 /// against (its reference to the <c>Router.Sdk</c> assembly); the router loads it only when
 /// <see cref="IsCompatible"/> holds for that version.
 /// </summary>
+/// <remarks>
+/// Minor versions only add: 1.4 added <see cref="IPeerRemovalFeature"/> (peers removed by a
+/// configuration reload). A netmod built against 1.4 still loads on a 1.4 or later 1.x router.
+/// </remarks>
 public static class SdkVersion
 {
     /// <summary>The SDK version of this assembly (its assembly version).</summary>

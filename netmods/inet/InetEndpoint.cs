@@ -18,7 +18,7 @@ namespace Router.Netmods.Inet;
 /// router exist (both dialled at once), both routers keep the same one and the neighbour
 /// stays up throughout. Thread-safe, as <see cref="Netmod"/> requires.
 /// </remarks>
-public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFeature
+public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFeature, IPeerRemovalFeature
 {
     private const int EventCapacity = 1024;
     private const int IncomingCapacity = 1024;
@@ -177,6 +177,56 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFe
     }
 
     /// <inheritdoc />
+    public async ValueTask RemovePeersAsync(IReadOnlyList<string> peers, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(peers);
+        if (_state == EndpointState.Stopped)
+        {
+            throw new InvalidOperationException("The inet netmod has been stopped; it has no peers to remove.");
+        }
+
+        var keys = HostEndpoint.ParsePeers(peers, InetFactory.NetmodName).Select(PeerKey).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var removed = new List<PeerDialer>();
+        lock (_stateLock)
+        {
+            if (_state == EndpointState.Stopped)
+            {
+                throw new InvalidOperationException("The inet netmod has been stopped; it has no peers to remove.");
+            }
+
+            foreach (var dialer in _dialers.Where(d => keys.Contains(d.Key)).ToList())
+            {
+                _dialers.Remove(dialer);
+                _knownPeers.Remove(dialer.Key);
+                removed.Add(dialer);
+            }
+        }
+
+        // Close the links the removed peers lead to, unless a peer still configured leads to
+        // the same router (it keeps the link).
+        var kept = GetKeptAddresses();
+        foreach (var dialer in removed)
+        {
+            var address = dialer.Remove();
+            Log.PeerRemoved(_logger, dialer.Text);
+            if (!address.IsNone && !kept.Contains(address))
+            {
+                // The Down event is written before this returns, so the router sees the link
+                // gone by the time the caller hears the peer is removed.
+                await _routes.CloseNeighbourAsync(address, "the peer was removed from the configuration").AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private HashSet<RouterAddress> GetKeptAddresses()
+    {
+        lock (_stateLock)
+        {
+            return _dialers.Select(d => d.GetStatus().Address).Where(a => !a.IsNone).ToHashSet();
+        }
+    }
+
+    /// <inheritdoc />
     public override ValueTask<SendResult> SendAsync(NeighbourId neighbour, ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
     {
         if (_state != EndpointState.Running)
@@ -311,6 +361,11 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFe
             // to the event sees the peer up in GetPeers. (Until registration attaches a
             // neighbour, the dialer still reports it as connecting.)
             dialer?.OnLinked(connection);
+            if (dialer is { IsRemoved: true })
+            {
+                return new ConnectionResult(ConnectionOutcome.Stopping, connection.RemoteAddress, TimeSpan.Zero, "the peer was removed");
+            }
+
             if (!await _routes.RegisterAsync(connection).ConfigureAwait(false))
             {
                 return new ConnectionResult(ConnectionOutcome.Stopping, connection.RemoteAddress, TimeSpan.Zero, "the netmod is stopping");
@@ -373,15 +428,17 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFe
         return count;
     }
 
+    private static string PeerKey(HostEndpoint endpoint) => $"{endpoint.Address?.ToString() ?? endpoint.Host}|{endpoint.Port}";
+
     private PeerDialer? AddDialer(HostEndpoint endpoint)
     {
-        var key = $"{endpoint.Address?.ToString() ?? endpoint.Host}|{endpoint.Port}";
+        var key = PeerKey(endpoint);
         if (!_knownPeers.Add(key))
         {
             return null;
         }
 
-        var dialer = new PeerDialer(endpoint, this, _runtime);
+        var dialer = new PeerDialer(endpoint, key, this, _runtime);
         _dialers.Add(dialer);
         return dialer;
     }

@@ -74,6 +74,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 143, Level = LogLevel.Debug, Message = "peer {Peer} ({Address}) is reached through another connection; dialler idle")]
     public static partial void DialerIdle(ILogger logger, string peer, string address);
 
+    [LoggerMessage(EventId = 144, Level = LogLevel.Information, Message = "peer {Peer} removed: no longer dialled, its link closed")]
+    public static partial void PeerRemoved(ILogger logger, string peer);
+
     [LoggerMessage(EventId = 150, Level = LogLevel.Error, Message = "inet: unexpected failure in {Loop}")]
     public static partial void LoopFault(ILogger logger, string loop, Exception exception);
 

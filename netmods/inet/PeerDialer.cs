@@ -29,10 +29,12 @@ internal sealed class PeerDialer
     private DateTimeOffset _since;
     private string? _lastError;
     private RouterAddress _learned;
+    private readonly CancellationTokenSource _removed = new();
     private PeerConnection? _current;
 
-    public PeerDialer(HostEndpoint endpoint, InetEndpoint owner, InetRuntime runtime)
+    public PeerDialer(HostEndpoint endpoint, string key, InetEndpoint owner, InetRuntime runtime)
     {
+        Key = key;
         _endpoint = endpoint;
         _owner = owner;
         _runtime = runtime;
@@ -43,10 +45,32 @@ internal sealed class PeerDialer
     /// <summary>The peer as configured.</summary>
     public string Text { get; }
 
-    /// <summary>Dials until <paramref name="stopping"/> is cancelled or the peer is this router. Never throws.</summary>
-    public async Task RunAsync(CancellationToken stopping)
+    /// <summary>The parsed endpoint as a key, so two spellings of one peer are one dialer.</summary>
+    public string Key { get; }
+
+    /// <summary>The peer was removed (<see cref="Remove"/>): it dials no more.</summary>
+    public bool IsRemoved => _removed.IsCancellationRequested;
+
+    /// <summary>
+    /// Stops dialling for good and closes a connection this dialer has in progress. Returns the
+    /// router address it led to (none if it never linked), for the caller to close that link.
+    /// </summary>
+    public RouterAddress Remove()
+    {
+        _removed.Cancel();
+        lock (_lock)
+        {
+            _current?.Abort("the peer was removed from the configuration");
+            return _learned;
+        }
+    }
+
+    /// <summary>Dials until <paramref name="endpointStopping"/> is cancelled, the peer is removed or it is this router. Never throws.</summary>
+    public async Task RunAsync(CancellationToken endpointStopping)
     {
         await Task.Yield();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(endpointStopping, _removed.Token);
+        var stopping = linked.Token;
         var options = _runtime.Options;
         var backoff = new Backoff(options.ReconnectMin, options.ReconnectMax);
         string? loggedError = null;

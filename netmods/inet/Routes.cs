@@ -237,6 +237,30 @@ internal sealed class Routes
     }
 
     /// <summary>
+    /// Takes one neighbour down now, with every connection to it (a peer removed from the
+    /// configuration). Returns false when no live neighbour has that address.
+    /// </summary>
+    public async ValueTask<bool> CloseNeighbourAsync(RouterAddress address, string reason)
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (!_byAddress.Remove(address, out var neighbour))
+            {
+                return false;
+            }
+
+            Publish();
+            await ReportDownAsync(neighbour, reason).ConfigureAwait(false);
+            return true;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
     /// Reports every live neighbour down and refuses later registrations. Waits for event
     /// space until <see cref="AbandonEvents"/>.
     /// </summary>

@@ -10,6 +10,8 @@
 //   tick                from a timer: keepalives, dead paths, hellos to configured peers on
 //                       their backoff schedule, DNS refreshes, interface re-scans and beacons
 //   peers added / resolved   from AddPeersAsync and DNS lookups
+//   peers removed       from RemovePeersAsync: their links close, and their addresses are
+//                       no longer greeted as strangers (else their keepalives would re-link them)
 //
 // Ordering rules that the SDK contract needs: a new neighbour is published in the table, then
 // its Up event is written, then it is marked announced — sends work as soon as Up is read, and
@@ -42,6 +44,7 @@ internal enum ControlKind
     Stranger,
     PeersAdded,
     Resolved,
+    PeersRemoved,
 }
 
 /// <summary>One unit of work for the control loop. See the comment at the top of this file.</summary>
@@ -54,7 +57,9 @@ internal readonly record struct ControlMessage(
     Beacon Beacon = default,
     ConfiguredPeer? Peer = null,
     IPAddress[]? Addresses = null,
-    string? Error = null);
+    string? Error = null,
+    ConfiguredPeer[]? Removed = null,
+    TaskCompletionSource? Done = null);
 
 /// <summary>The neighbours, paths and configured peers of one <see cref="UdpEndpoint"/>. See the comment at the top of this file.</summary>
 internal sealed class Links
@@ -88,6 +93,7 @@ internal sealed class Links
     private readonly SourceRateLimit _handshakesBySource;
     private readonly SourceRateLimit _strangersBySource;
     private readonly Dictionary<SourceKey, int> _inboundPaths = [];
+    private readonly HashSet<(int Socket, SocketAddress Address)> _forgotten = [];
     private readonly LogThrottle _totalRefusals;
     private readonly LogThrottle _addressRefusals;
     private int _inboundPathCount;
@@ -199,6 +205,109 @@ internal sealed class Links
         }
 
         return added;
+    }
+
+    /// <summary>
+    /// Forgets peers; the control loop closes their links. Completes when it has (or at once if
+    /// none of them was known). Any thread, before or after start.
+    /// </summary>
+    public Task RemovePeers(IEnumerable<HostEndpoint> endpoints)
+    {
+        var keys = endpoints.Select(PeerKey).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        ConfiguredPeer[] removed;
+        lock (_peersLock)
+        {
+            removed = Array.FindAll(_peers, p => keys.Contains(PeerKey(p.Endpoint)));
+            if (removed.Length == 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            _peers = Array.FindAll(_peers, p => !removed.Contains(p));
+            foreach (var peer in removed)
+            {
+                _peerKeys.Remove(PeerKey(peer.Endpoint));
+            }
+        }
+
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // Before start (or after stop) no loop runs: there are no links to close.
+        if (_stopping == default || _stopping.IsCancellationRequested || !_control.Writer.TryWrite(new ControlMessage(ControlKind.PeersRemoved, Removed: removed, Done: done)))
+        {
+            return _stopping == default ? Task.CompletedTask : WriteRemovalAsync(removed, done);
+        }
+
+        return done.Task;
+    }
+
+    private async Task WriteRemovalAsync(ConfiguredPeer[] removed, TaskCompletionSource done)
+    {
+        try
+        {
+            await _control.Writer.WriteAsync(new ControlMessage(ControlKind.PeersRemoved, Removed: removed, Done: done), _stopping).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
+        {
+            return;
+        }
+
+        await done.Task.ConfigureAwait(false);
+    }
+
+    private static string PeerKey(HostEndpoint endpoint) =>
+        $"{endpoint.Address?.ToString() ?? endpoint.Host}|{endpoint.Port.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>Closes the links of removed peers that no remaining peer leads to. Control loop only.</summary>
+    private async ValueTask OnPeersRemovedAsync(ControlMessage message)
+    {
+        try
+        {
+            var table = Table;
+            var kept = new HashSet<Neighbour>();
+            foreach (var peer in _peers)
+            {
+                foreach (var target in peer.Targets)
+                {
+                    if (table.Find(target.Socket.Index, target.Address) is { } path)
+                    {
+                        kept.Add(path.Neighbour);
+                    }
+                }
+            }
+
+            foreach (var peer in message.Removed ?? [])
+            {
+                Log.PeerRemoved(_logger, peer.Text);
+                if (_forgotten.Count >= MaxRememberedComplaints)
+                {
+                    _forgotten.Clear();
+                }
+
+                var closing = new HashSet<Neighbour>();
+                foreach (var target in peer.Targets)
+                {
+                    _forgotten.Add((target.Socket.Index, target.Address));
+                    if (Table.Find(target.Socket.Index, target.Address) is { } path && !kept.Contains(path.Neighbour))
+                    {
+                        closing.Add(path.Neighbour);
+                    }
+                }
+
+                foreach (var neighbour in closing)
+                {
+                    foreach (var path in neighbour.Paths)
+                    {
+                        _forgotten.Add((path.Socket.Index, path.Remote));
+                        await RemovePathAsync(path, "the peer was removed from the configuration").ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            message.Done?.TrySetResult();
+        }
     }
 
     /// <summary>
@@ -360,6 +469,9 @@ internal sealed class Links
                 break;
             case ControlKind.Resolved:
                 OnResolved(message);
+                break;
+            case ControlKind.PeersRemoved:
+                await OnPeersRemovedAsync(message).ConfigureAwait(false);
                 break;
         }
     }
@@ -581,6 +693,9 @@ internal sealed class Links
         var socket = _sockets[message.SocketIndex];
         var isHello = message.Kind == ControlKind.Hello;
         var hello = message.Hello;
+
+        // A removed peer that greets us itself wants the link: it is a stranger no more.
+        _forgotten.Remove((socket.Index, from));
         if (message.Status == ParseStatus.UnsupportedVersion)
         {
             // Answer once (never a hello: two versions would hello each other forever) so the
@@ -761,7 +876,7 @@ internal sealed class Links
         }
 
         var socket = _sockets[message.SocketIndex];
-        if (Table.Find(socket.Index, from) is null)
+        if (Table.Find(socket.Index, from) is null && !_forgotten.Contains((socket.Index, from)))
         {
             Log.StrangerGreeted(_logger, "data or keepalive", LinkSocket.Format(from));
             SendHello(socket, from, DatagramType.Hello);

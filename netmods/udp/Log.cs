@@ -100,6 +100,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 352, Level = LogLevel.Warning, Message = "udp: {Count} paths already learned from hellos (MaxInboundPaths); hello from {Remote} dropped. {Refused} refused so far; said at most every 10 s")]
     public static partial void TooManyInboundPaths(ILogger logger, int count, string remote, long refused);
 
+    [LoggerMessage(EventId = 336, Level = LogLevel.Information, Message = "udp peer {Peer} removed: no longer greeted, its link closed")]
+    public static partial void PeerRemoved(ILogger logger, string peer);
+
     [LoggerMessage(EventId = 340, Level = LogLevel.Error, Message = "udp: unexpected failure in {Loop}")]
     public static partial void LoopFault(ILogger logger, string loop, Exception exception);
 

@@ -31,7 +31,7 @@ namespace Router.Netmods.Udp;
 /// One <see cref="NeighbourId"/> per remote router address, however many paths reach it.
 /// Thread-safe, as <see cref="Netmod"/> requires.
 /// </remarks>
-public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFeature
+public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFeature, IPeerRemovalFeature
 {
     private const int IncomingCapacity = 1024;
     private const int EventCapacity = 1024;
@@ -209,6 +209,30 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask RemovePeersAsync(IReadOnlyList<string> peers, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(peers);
+        if (_state == EndpointState.Stopped)
+        {
+            throw new InvalidOperationException("The udp netmod has been stopped; it has no peers to remove.");
+        }
+
+        var parsed = HostEndpoint.ParsePeers(peers, UdpFactory.NetmodName);
+        Task closed;
+        lock (_stateLock)
+        {
+            if (_state == EndpointState.Stopped)
+            {
+                throw new InvalidOperationException("The udp netmod has been stopped; it has no peers to remove.");
+            }
+
+            closed = _links.RemovePeers(parsed);
+        }
+
+        await closed.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

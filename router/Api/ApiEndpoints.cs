@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Hosting;
+using Router.Logging;
+using Router.Metrics;
 using Router.Sdk;
 using Router.Switching;
 
@@ -20,7 +22,10 @@ namespace Router.Api;
 ///   or 400 (bad address), 404 (no route), 413 (too large), 502 (link lost mid-message),
 ///   504 (no end-to-end session: the destination did not answer the key exchange);</item>
 /// <item><c>GET /v1/messages</c> — messages for this router as they arrive, one
-///   <see cref="MessageRecord"/> JSON per line, until the client hangs up.</item>
+///   <see cref="MessageRecord"/> JSON per line, until the client hangs up;</item>
+/// <item><c>GET|POST|DELETE /v1/log-level</c> — log levels, changeable while running (<see cref="LogLevelEndpoints"/>);</item>
+/// <item><c>GET /metrics</c> — metrics in the Prometheus text format (<see cref="MetricsEndpoint"/>);</item>
+/// <item><c>POST /v1/reload</c>, <c>GET /v1/plugins</c>, <c>POST /v1/plugins/{name}/load|unload</c> — live reload and hot plugins (<see cref="ReloadEndpoints"/>).</item>
 /// </list>
 /// Errors are <see cref="ErrorResponse"/> documents.
 /// </summary>
@@ -34,6 +39,9 @@ internal static class ApiEndpoints
         app.MapPost("/v1/echo", EchoAsync);
         app.MapPost("/v1/messages", SendAsync);
         app.MapGet("/v1/messages", ListenAsync);
+        LogLevelEndpoints.Map(app);
+        MetricsEndpoint.Map(app);
+        ReloadEndpoints.Map(app);
     }
 
     private static IResult Error(int status, string message) =>

@@ -27,7 +27,23 @@ internal sealed record OverlayInfo(
 /// <summary>An announced prefix: the router its packets go to and every router announcing it (more than one: a conflict).</summary>
 internal sealed record PrefixInfo(string Prefix, string Router, IReadOnlyList<string> Claimants);
 
-internal sealed record NetmodInfo(string Name, string Version, string State, int MaxFrameSize, string Path, string? Error, IReadOnlyDictionary<string, long>? Counters);
+/// <summary>
+/// A netmod: what it is, its own counters (<c>INetmodCountersFeature</c>), the frames and bytes the
+/// core read from it and sent through it, and the frames the switch dropped on it, by reason.
+/// </summary>
+internal sealed record NetmodInfo(
+    string Name,
+    string Version,
+    string State,
+    int MaxFrameSize,
+    string Path,
+    string? Error,
+    IReadOnlyDictionary<string, long>? Counters,
+    TrafficInfo Traffic,
+    IReadOnlyDictionary<string, long> FramesDropped);
+
+/// <summary>Frames and bytes in (read from the link) and out (sent on it).</summary>
+internal sealed record TrafficInfo(long FramesIn, long BytesIn, long FramesOut, long BytesOut);
 
 internal sealed record PeerInfo(
     string? Address,
@@ -37,7 +53,8 @@ internal sealed record PeerInfo(
     bool Inbound,
     DateTimeOffset Since,
     string? LastError,
-    string? Link);
+    string? Link,
+    TrafficInfo? Traffic);
 
 internal sealed record CounterInfo(
     long FramesReceived,

@@ -74,10 +74,11 @@ internal sealed class RouterStatus
                 i.MaxFrameSize,
                 i.Plugin.AssemblyPath,
                 i.Error,
-                i.Netmod.GetFeature<INetmodCountersFeature>()?.GetCounters().ToDictionary(kv => kv.Key, kv => kv.Value)))
+                i.Netmod.GetFeature<INetmodCountersFeature>()?.GetCounters().ToDictionary(kv => kv.Key, kv => kv.Value),
+                Traffic(i.Traffic)!,
+                Enum.GetValues<DropReason>().ToDictionary(CamelCase, i.Drops)))
             .ToList();
-        var drops = _counters.DropSnapshot()
-            .ToDictionary(kv => char.ToLowerInvariant(kv.Key.ToString()[0]) + kv.Key.ToString()[1..], kv => kv.Value);
+        var drops = _counters.DropSnapshot().ToDictionary(kv => CamelCase(kv.Key), kv => kv.Value);
         var counters = new CounterInfo(
             _counters.Received,
             _counters.Forwarded,
@@ -204,7 +205,8 @@ internal sealed class RouterStatus
                     p.Inbound,
                     p.Since,
                     p.LastError,
-                    p.Address.IsNone ? null : _links.StateOf(instance, p.Address))));
+                    p.Address.IsNone ? null : _links.StateOf(instance, p.Address),
+                    p.Address.IsNone ? null : Traffic(instance, neighbours, p.Address))));
             }
             else
             {
@@ -216,10 +218,34 @@ internal sealed class RouterStatus
                     false,
                     n.Since,
                     null,
-                    _links.StateOf(instance, n.Address))));
+                    _links.StateOf(instance, n.Address),
+                    Traffic(instance.TrafficWith(n.Id)))));
             }
         }
 
         return peers;
+    }
+
+    /// <summary>The traffic with a peer over its live link on <paramref name="instance"/>; null when it has none.</summary>
+    private static TrafficInfo? Traffic(NetmodInstance instance, IReadOnlyList<Neighbour> neighbours, RouterAddress address)
+    {
+        foreach (var n in neighbours)
+        {
+            if (n.Netmod == instance && n.Address == address)
+            {
+                return Traffic(instance.TrafficWith(n.Id));
+            }
+        }
+
+        return null;
+    }
+
+    private static TrafficInfo? Traffic(TrafficCounters? c) =>
+        c is null ? null : new TrafficInfo(c.FramesIn, c.BytesIn, c.FramesOut, c.BytesOut);
+
+    private static string CamelCase(DropReason reason)
+    {
+        var name = reason.ToString();
+        return char.ToLowerInvariant(name[0]) + name[1..];
     }
 }

@@ -42,6 +42,38 @@ internal sealed class ApiClient : IDisposable
     public Task<T> PostAsync<T>(string path, HttpContent content, JsonTypeInfo<T> type, CancellationToken cancellationToken) =>
         SendAsync(new HttpRequestMessage(HttpMethod.Post, path) { Content = content }, type, HttpCompletionOption.ResponseContentRead, cancellationToken);
 
+    public Task<T> DeleteAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken cancellationToken) =>
+        SendAsync(new HttpRequestMessage(HttpMethod.Delete, path), type, HttpCompletionOption.ResponseContentRead, cancellationToken);
+
+    /// <summary>
+    /// A POST whose answer is <typeparamref name="T"/> also with status <paramref name="alsoAccepted"/>
+    /// (<c>router reload</c>: a rejected configuration comes back as 422 with every problem listed).
+    /// </summary>
+    public async Task<T> PostAcceptingAsync<T>(string path, JsonTypeInfo<T> type, HttpStatusCode alsoAccepted, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent([]) };
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new ApiException($"cannot reach a router at {SocketPath}: {e.InnerException?.Message ?? e.Message}. Is it running?");
+        }
+
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode && response.StatusCode != alsoAccepted)
+            {
+                throw new ApiException($"the router answered {(int)response.StatusCode} {response.ReasonPhrase}", response.StatusCode);
+            }
+
+            return await response.Content.ReadFromJsonAsync(type, cancellationToken).ConfigureAwait(false)
+                ?? throw new ApiException("the router sent an empty answer");
+        }
+    }
+
     /// <summary>Opens a streaming response (for <c>listen</c>).</summary>
     public async Task<Stream> OpenStreamAsync(string path, CancellationToken cancellationToken)
     {

@@ -73,6 +73,10 @@ internal static partial class RouterCommands
         root.Subcommands.Add(TracerouteCommand());
         root.Subcommands.Add(KeygenCommand());
         root.Subcommands.Add(AddressCommand());
+        root.Subcommands.Add(LogLevelCommand());
+        root.Subcommands.Add(ReloadCommand());
+        root.Subcommands.Add(PluginsCommand());
+        VersionAction.Install(root);
         return root;
     }
 
@@ -109,8 +113,15 @@ internal static partial class RouterCommands
 
             Console.Out.WriteLine();
             Console.Out.Write(TextTable.Render(
-                ["NETMOD", "VERSION", "STATE", "MAX FRAME", "ERROR"],
-                status.Netmods.Select(n => (IReadOnlyList<string>)[n.Name, n.Version, n.State, n.MaxFrameSize.ToString(System.Globalization.CultureInfo.InvariantCulture), n.Error ?? ""])));
+                ["NETMOD", "VERSION", "STATE", "MAX FRAME", "IN", "OUT", "ERROR"],
+                status.Netmods.Select(n => (IReadOnlyList<string>)[
+                    n.Name,
+                    n.Version,
+                    n.State,
+                    n.MaxFrameSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    Bytes(n.Traffic.BytesIn),
+                    Bytes(n.Traffic.BytesOut),
+                    n.Error ?? ""])));
             Console.Out.WriteLine();
             PrintPeers(status.Peers);
             return 0;
@@ -147,7 +158,7 @@ internal static partial class RouterCommands
         }
 
         Console.Out.Write(TextTable.Render(
-            ["PEER", "NETMOD", "STATE", "ENDPOINT", "DIRECTION", "SINCE", "LAST ERROR"],
+            ["PEER", "NETMOD", "STATE", "ENDPOINT", "DIRECTION", "SINCE", "IN", "OUT", "LAST ERROR"],
             peers.Select(p => (IReadOnlyList<string>)[
                 p.Address ?? "-",
                 p.Netmod,
@@ -155,7 +166,26 @@ internal static partial class RouterCommands
                 p.Endpoint,
                 p.Inbound ? "in" : "out",
                 p.Since.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture),
+                p.Traffic is { } t ? Bytes(t.BytesIn) : "-",
+                p.Traffic is { } u ? Bytes(u.BytesOut) : "-",
                 p.LastError ?? ""])));
+    }
+
+    /// <summary>A byte count for people: 1,234 B, 12.3 KiB, 4.5 MiB, 6.7 GiB.</summary>
+    internal static string Bytes(long bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        double value = bytes;
+        var unit = 0;
+        while (value >= 1024 && unit < units.Length - 1)
+        {
+            value /= 1024;
+            unit++;
+        }
+
+        return unit == 0
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes} B")
+            : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{value:0.0} {units[unit]}");
     }
 
     private static Command SendCommand()

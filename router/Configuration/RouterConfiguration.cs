@@ -23,13 +23,15 @@ internal sealed class RouterConfiguration
         "ReassemblyTimeoutSeconds", nameof(RouterOptions.HopLimit), nameof(RouterOptions.InboxMessages),
         "HelloIntervalSeconds", "UpdateIntervalSeconds", "MaxRoutes",
         "NetworkSecret", "AcceptUnknownPeers", "AllowedPeers", "HandshakeTimeoutSeconds", "ControlFramesPerSecond",
+        Dashboard.DashboardOptions.SectionName, nameof(RouterOptions.LogFormat),
     ];
 
     /// <summary>Keys of a netmod's section that belong to the core, not the netmod: the netmod never sees them.</summary>
     public static readonly string[] CoreNetmodKeys = ["Enabled", "AcceptUnknownPeers", "AllowedPeers"];
 
-    private RouterConfiguration(string filePath, IConfigurationRoot root)
+    private RouterConfiguration(string filePath, IConfigurationRoot root, IReadOnlyList<string>? overrides = null)
     {
+        Overrides = overrides ?? [];
         FilePath = filePath;
         Directory = Path.GetDirectoryName(filePath)!;
         Root = root;
@@ -42,6 +44,9 @@ internal sealed class RouterConfiguration
     public string Directory { get; }
 
     public IConfigurationRoot Root { get; }
+
+    /// <summary>The command-line overrides it was loaded with, so a reload reads the same sources.</summary>
+    public IReadOnlyList<string> Overrides { get; }
 
     /// <summary>Reads the sources. Throws <see cref="ConfigurationException"/> if the file cannot be read or parsed.</summary>
     public static RouterConfiguration Load(string filePath, IReadOnlyList<string> overrides, IDictionary<string, string?>? environment = null)
@@ -69,7 +74,7 @@ internal sealed class RouterConfiguration
         builder.AddCommandLine(overrides.ToArray());
         try
         {
-            return new RouterConfiguration(fullPath, builder.Build());
+            return new RouterConfiguration(fullPath, builder.Build(), [.. overrides]);
         }
         catch (Exception e) when (e is InvalidDataException or FormatException or IOException)
         {
@@ -187,6 +192,8 @@ internal sealed class RouterConfiguration
             ReassemblyBytesPerSource = ReadBytesPerSource(section, problems),
             Sessions = ReadSessions(section, defaults.Sessions, problems),
             Security = ReadSecurity(section, defaults.Security, problems),
+            Dashboard = Dashboard.DashboardOptions.Read(section.GetSection(Dashboard.DashboardOptions.SectionName), problems),
+            LogFormat = Logging.RouterLogging.ReadFormat(section, problems),
         };
     }
 

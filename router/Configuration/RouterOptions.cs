@@ -40,4 +40,10 @@ internal sealed record RouterOptions
 
     /// <summary>Routing timers and limits (docs/routing.md).</summary>
     public Routing.RoutingOptions Routing { get; init; } = new();
+
+    /// <summary>The read-only web dashboard: whether it runs and where it listens.</summary>
+    public Dashboard.DashboardOptions Dashboard { get; init; } = new();
+
+    /// <summary>How log lines are written: text (the default) or JSON, one object per line.</summary>
+    public Logging.LogFormat LogFormat { get; init; } = Logging.LogFormat.Text;
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Router.Configuration;
@@ -19,6 +20,14 @@ namespace Router.Hosting;
 /// instead of the switch. A netmod that fails to be created or started is reported and left
 /// out; the router runs with the rest.
 /// </summary>
+/// <remarks>
+/// Netmods can also be started and stopped one at a time while the router runs (a reload, or
+/// <c>router plugins load/unload</c>): the switch, routing and the other netmods carry on.
+/// Such changes take <see cref="ChangeGate"/> so two of them never interleave. A stopped
+/// netmod reports its neighbours down (so routing withdraws them), its loops end (giving
+/// queued frames back to the pool), and it leaves <see cref="Instances"/>, dropping the
+/// host's references to it and its plugin.
+/// </remarks>
 internal sealed partial class NetmodHost : IHostedService
 {
     /// <summary>
@@ -28,7 +37,9 @@ internal sealed partial class NetmodHost : IHostedService
     /// </summary>
     public const int MinimumFrameSize = 512;
 
-    private readonly IReadOnlyList<NetmodPlugin> _enabled;
+    private static readonly TimeSpan LoopsTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly EnabledNetmods _enabled;
     private readonly RouterConfiguration _configuration;
     private readonly RouterIdentity _identity;
     private readonly Switch _switch;
@@ -40,7 +51,6 @@ internal sealed partial class NetmodHost : IHostedService
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly List<NetmodInstance> _instances = [];
-    private readonly List<Task> _loops = [];
     private readonly CancellationTokenSource _stopping = new();
 
     public NetmodHost(
@@ -56,7 +66,7 @@ internal sealed partial class NetmodHost : IHostedService
         TimeProvider time)
     {
         _gateway = gateway;
-        _enabled = enabled.Plugins;
+        _enabled = enabled;
         _configuration = configuration;
         _identity = identity;
         _switch = @switch;
@@ -80,12 +90,27 @@ internal sealed partial class NetmodHost : IHostedService
         }
     }
 
+    /// <summary>Taken by whatever starts or stops netmods while the router runs, one change at a time.</summary>
+    public SemaphoreSlim ChangeGate { get; } = new(1, 1);
+
+    /// <summary>The running (or failed) instance of a netmod, by name.</summary>
+    public NetmodInstance? Find(string name) =>
+        Instances.FirstOrDefault(i => string.Equals(i.Name, name, StringComparison.OrdinalIgnoreCase));
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await Task.WhenAll(_enabled.Select(plugin => StartNetmodAsync(plugin, cancellationToken))).ConfigureAwait(false);
+        // Taken, not kept: the host must not hold a plugin that is later unloaded.
+        var plugins = _enabled.Take();
+        await Task.WhenAll(plugins.Select(plugin => StartNetmodAsync(plugin, _configuration, cancellationToken))).ConfigureAwait(false);
     }
 
-    private async Task StartNetmodAsync(NetmodPlugin plugin, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates and starts a netmod from <paramref name="plugin"/> with its section of
+    /// <paramref name="configuration"/> (already validated). Returns its instance — running,
+    /// or failed with <see cref="NetmodInstance.Error"/> — or null with the reason when the
+    /// factory could not create it.
+    /// </summary>
+    public async Task<(NetmodInstance? Instance, string? Error)> StartNetmodAsync(NetmodPlugin plugin, RouterConfiguration configuration, CancellationToken cancellationToken)
     {
         Netmod netmod;
         try
@@ -93,8 +118,8 @@ internal sealed partial class NetmodHost : IHostedService
             var context = new NetmodContext(
                 plugin.Name,
                 _identity.Address,
-                _configuration.NetmodSettings(plugin.Name),
-                _configuration.Directory,
+                configuration.NetmodSettings(plugin.Name),
+                configuration.Directory,
                 _loggerFactory,
                 _time);
             netmod = plugin.Factory.Create(context);
@@ -102,10 +127,10 @@ internal sealed partial class NetmodHost : IHostedService
         catch (Exception e)
         {
             Log.NetmodFailed(_logger, plugin.Name, "could not be created", e.Message);
-            return;
+            return (null, $"could not be created: {e.Message}");
         }
 
-        var instance = new NetmodInstance(plugin, netmod);
+        var instance = new NetmodInstance(plugin, netmod, ConfigDiff.Settings(configuration, plugin.Name));
         lock (_instances)
         {
             _instances.Add(instance);
@@ -115,19 +140,23 @@ internal sealed partial class NetmodHost : IHostedService
         {
             instance.MarkFailed($"its maximum frame size {instance.MaxFrameSize} is below the minimum of {MinimumFrameSize} bytes");
             Log.NetmodFailed(_logger, plugin.Name, "is unusable", instance.Error!);
-            return;
+            return (instance, null);
         }
 
         var local = instance.Capabilities.Kind == LinkKind.Local;
 
-        // Loops start before the netmod so no event or frame waits on a full channel.
-        lock (_loops)
-        {
-            _loops.Add(local
-                ? Task.Run(() => _gateway.RunAsync(instance, _stopping.Token), CancellationToken.None)
-                : Task.Run(() => _switch.RunAsync(instance, _stopping.Token), CancellationToken.None));
-            _loops.Add(Task.Run(() => RunNeighbourEventsAsync(instance, _stopping.Token), CancellationToken.None));
-        }
+        // Loops start before the netmod so no event or frame waits on a full channel. Each
+        // netmod's loops have their own token, so one can be stopped while the others run.
+        var linked = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, instance.LoopsStopping.Token);
+        var stopping = linked.Token;
+        instance.Loops = Task.WhenAll(
+            local
+                ? Task.Run(() => _gateway.RunAsync(instance, stopping), CancellationToken.None)
+                : Task.Run(() => _switch.RunAsync(instance, stopping), CancellationToken.None),
+            Task.Run(() => RunNeighbourEventsAsync(instance, stopping), CancellationToken.None));
+
+        // Unlinks it from the host's token once the loops are done, so stopped netmods leave nothing behind.
+        _ = instance.Loops.ContinueWith(static (_, state) => ((IDisposable)state!).Dispose(), linked, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
         try
         {
@@ -137,7 +166,7 @@ internal sealed partial class NetmodHost : IHostedService
                 instance.MarkFailed(refused);
                 Log.NetmodFailed(_logger, plugin.Name, "is unusable", refused);
                 await StopQuietlyAsync(instance, CancellationToken.None).ConfigureAwait(false);
-                return;
+                return (instance, null);
             }
 
             instance.MarkRunning();
@@ -155,7 +184,58 @@ internal sealed partial class NetmodHost : IHostedService
             Log.NetmodFailed(_logger, plugin.Name, "failed to start", e.Message);
             await StopQuietlyAsync(instance, CancellationToken.None).ConfigureAwait(false);
         }
+
+        return (instance, null);
     }
+
+    /// <summary>
+    /// Stops one netmod while the router runs: its neighbours go down, its loops end (cancelled
+    /// if they have not after a bound), and it leaves <see cref="Instances"/>. Its plugin stays
+    /// loaded; the caller decides whether to unload it.
+    /// </summary>
+    public async Task StopNetmodAsync(NetmodInstance instance, CancellationToken cancellationToken)
+    {
+        await StopQuietlyAsync(instance, cancellationToken).ConfigureAwait(false);
+
+        // The loops end by themselves once the netmod completes its channels; one that does
+        // not (a faulty netmod) is cancelled, and the switch loop still returns queued buffers.
+        await instance.Loops.WaitAsync(LoopsTimeout, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!instance.Loops.IsCompleted)
+        {
+            Log.LoopsCancelled(_logger, instance.Name, LoopsTimeout.TotalSeconds);
+            await instance.LoopsStopping.CancelAsync().ConfigureAwait(false);
+            await instance.Loops.WaitAsync(LoopsTimeout, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        lock (_instances)
+        {
+            _instances.Remove(instance);
+        }
+
+        Log.NetmodStopped(_logger, instance.Name);
+    }
+
+    /// <summary>
+    /// Stops a netmod (<see cref="StopNetmodAsync"/>) and unloads its plugin's load context when
+    /// no other netmod uses it. Returns a weak reference to the context, to see it collected, or
+    /// null when it stays loaded (shared, or not collectible).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public async Task<WeakReference?> StopAndUnloadAsync(NetmodInstance instance)
+    {
+        await StopNetmodAsync(instance, CancellationToken.None).ConfigureAwait(false);
+        if (instance.Plugin.LoadContext is not { } context || IsInUse(instance.Plugin))
+        {
+            return null;
+        }
+
+        context.Unload();
+        return new WeakReference(context);
+    }
+
+    /// <summary>Whether another instance still uses the load context of <paramref name="plugin"/>.</summary>
+    public bool IsInUse(NetmodPlugin plugin) =>
+        plugin.LoadContext is { } context && Instances.Any(i => i.Plugin.LoadContext == context);
 
     private async Task RunNeighbourEventsAsync(NetmodInstance instance, CancellationToken cancellationToken)
     {
@@ -163,6 +243,7 @@ internal sealed partial class NetmodHost : IHostedService
         {
             await foreach (var e in instance.Netmod.NeighbourEvents.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
+                instance.TrackNeighbour(e);
                 _neighbours.Apply(instance, e);
                 await _guard.PostAsync(instance, e, cancellationToken).ConfigureAwait(false);
                 var address = e.Address.IsNone ? "(unknown)" : e.Address.ToString();
@@ -191,15 +272,10 @@ internal sealed partial class NetmodHost : IHostedService
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        await Task.WhenAll(Instances.Select(i => StopQuietlyAsync(i, cancellationToken))).ConfigureAwait(false);
+        var instances = Instances;
+        await Task.WhenAll(instances.Select(i => StopQuietlyAsync(i, cancellationToken))).ConfigureAwait(false);
         await _stopping.CancelAsync().ConfigureAwait(false);
-        Task[] loops;
-        lock (_loops)
-        {
-            loops = [.. _loops];
-        }
-
-        await Task.WhenAll(loops).WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(instances.Select(i => i.Loops)).WaitAsync(LoopsTimeout, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private async Task StopQuietlyAsync(NetmodInstance instance, CancellationToken cancellationToken)
@@ -229,6 +305,12 @@ internal sealed partial class NetmodHost : IHostedService
         [LoggerMessage(EventId = 1102, Level = LogLevel.Error, Message = "Netmod '{Name}' {What}: {Reason}; the router continues without it")]
         public static partial void NetmodFailed(ILogger logger, string name, string what, string reason);
 
+        [LoggerMessage(EventId = 1103, Level = LogLevel.Information, Message = "Netmod '{Name}' stopped; its links are down and its loops ended")]
+        public static partial void NetmodStopped(ILogger logger, string name);
+
+        [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "Netmod '{Name}': its loops did not end within {Seconds} s of stopping it; cancelled")]
+        public static partial void LoopsCancelled(ILogger logger, string name, double seconds);
+
         [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "Neighbour up: {Address} via {Netmod} ({Endpoint})")]
         public static partial void NeighbourUp(ILogger logger, string address, string netmod, string endpoint);
 
@@ -237,5 +319,16 @@ internal sealed partial class NetmodHost : IHostedService
     }
 }
 
-/// <summary>The plugins of the netmods the configuration enables, resolved at start-up.</summary>
-internal sealed record EnabledNetmods(IReadOnlyList<NetmodPlugin> Plugins);
+/// <summary>
+/// The plugins of the netmods the configuration enables, resolved at start-up. The host takes
+/// them once (<see cref="Take"/>) so this singleton does not keep a plugin loaded after it is
+/// unloaded.
+/// </summary>
+internal sealed class EnabledNetmods(IReadOnlyList<NetmodPlugin> plugins)
+{
+    private IReadOnlyList<NetmodPlugin>? _plugins = plugins;
+
+    public IReadOnlyList<NetmodPlugin> Plugins => Volatile.Read(ref _plugins) ?? [];
+
+    public IReadOnlyList<NetmodPlugin> Take() => Interlocked.Exchange(ref _plugins, null) ?? [];
+}

@@ -8,7 +8,10 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Router.Api;
 using Router.Configuration;
+using Router.Dashboard;
 using Router.Identity;
+using Router.Logging;
+using Router.Metrics;
 using Router.Plugins;
 
 namespace Router.Hosting;
@@ -33,7 +36,10 @@ internal static partial class RouterApp
             return ReportProblems(Path.GetFullPath(configPath), e.Problems);
         }
 
-        using var loggerFactory = LoggerFactory.Create(logging => ConfigureLogging(logging, configuration.Root));
+        // Levels can change while running (API, reload); a bad LogFormat is reported with the other problems below.
+        var logLevels = new LogLevels(configuration.Root);
+        var logFormat = RouterLogging.ReadFormat(configuration.Root.GetSection(RouterOptions.SectionName), []);
+        using var loggerFactory = LoggerFactory.Create(logging => RouterLogging.Configure(logging, logLevels, logFormat));
         var logger = loggerFactory.CreateLogger("Router");
         var problems = new List<string>();
         var options = configuration.ReadRouterOptions(problems);
@@ -62,6 +68,9 @@ internal static partial class RouterApp
             return 0;
         }
 
+        // Only netmods in use stay loaded; `router plugins load` or a reload loads others from the folder then.
+        scan.UnloadExcept(enabled);
+
         RouterIdentity identity;
         try
         {
@@ -85,7 +94,7 @@ internal static partial class RouterApp
                 return 1;
             }
 
-            var app = Build(configuration, options, identity, new EnabledNetmods(enabled), loggerFactory);
+            var app = Build(configuration, options, identity, new EnabledNetmods(enabled), loggerFactory, logLevels);
             Log.Starting(logger, identity.Address.ToString(), RouterStatus.Version);
             try
             {
@@ -106,19 +115,6 @@ internal static partial class RouterApp
             Log.Stopped(logger);
             return 0;
         }
-    }
-
-    internal static void ConfigureLogging(ILoggingBuilder logging, IConfiguration configuration)
-    {
-        // The API server would log every request at Information; the Logging section can still ask for that.
-        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        logging.AddConfiguration(configuration.GetSection("Logging"));
-        logging.AddSimpleConsole(console =>
-        {
-            console.SingleLine = true;
-            console.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
-            console.UseUtcTimestamp = true;
-        });
     }
 
     /// <summary>
@@ -170,7 +166,7 @@ internal static partial class RouterApp
         return 1;
     }
 
-    private static WebApplication Build(RouterConfiguration configuration, RouterOptions options, RouterIdentity identity, EnabledNetmods enabled, ILoggerFactory loggerFactory)
+    private static WebApplication Build(RouterConfiguration configuration, RouterOptions options, RouterIdentity identity, EnabledNetmods enabled, ILoggerFactory loggerFactory, LogLevels logLevels)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -188,8 +184,15 @@ internal static partial class RouterApp
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJson.Default));
         builder.Services.AddRouterCore(configuration, options, identity, enabled, loggerFactory, TimeProvider.System);
+        builder.Services.AddHostedService<ReloadSignal>();
+        builder.Services.AddDashboard(options.Dashboard);
+        builder.Services.AddSingleton(logLevels);
+        builder.Services.AddSingleton<RouterMetrics>();
 
         var app = builder.Build();
+
+        // Created now rather than at the first scrape, so dotnet-counters sees the meter from the start.
+        app.Services.GetRequiredService<RouterMetrics>();
         ApiEndpoints.Map(app);
         return app;
     }

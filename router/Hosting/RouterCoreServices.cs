@@ -105,6 +105,9 @@ internal static class RouterCoreServices
             sp.GetRequiredService<LinkTable>(),
             sp.GetRequiredService<LinkGuard>()));
         services.AddSingleton<NetmodHost>();
+        services.AddSingleton<Plugins.PluginLoader>();
+        services.AddSingleton<ConfigReloader>();
+        services.AddSingleton<PluginControl>();
         services.AddSingleton<RouterStatus>();
         services.AddHostedService(sp => sp.GetRequiredService<RoutingService>());
         services.AddHostedService(sp => sp.GetRequiredService<LinkGuard>());

@@ -149,6 +149,7 @@ internal sealed partial class PacketGateway
             {
                 while (reader.TryRead(out var frame))
                 {
+                    input.CountReceived(frame.From, frame.Length);
                     var pending = AddAsync(batch, frame, cancellationToken);
                     if (!pending.IsCompletedSuccessfully)
                     {
@@ -264,7 +265,7 @@ internal sealed partial class PacketGateway
         var length = Unreachable.TryWriteNoRoute(packet, _overlayAddress, _errorFrame);
         if (length > 0)
         {
-            var sent = target.Netmod.SendAsync(default, _errorFrame.AsMemory(0, length), CancellationToken.None);
+            var sent = target.SendAsync(default, _errorFrame.AsMemory(0, length), CancellationToken.None);
             if (sent.IsCompletedSuccessfully && sent.Result == SendResult.Sent)
             {
                 Counters.CountUnreachableSent();
@@ -334,7 +335,7 @@ internal sealed partial class PacketGateway
 
         var frameLength = FrameHeader.Size + sealedLength;
         var result = frameLength <= next.Netmod.MaxFrameSize
-            ? await next.Netmod.Netmod.SendAsync(next.Neighbour, buffer.AsMemory(0, frameLength), cancellationToken).ConfigureAwait(false)
+            ? await next.Netmod.SendAsync(next.Neighbour, buffer.AsMemory(0, frameLength), cancellationToken).ConfigureAwait(false)
             : await SendSlicesAsync(next, buffer, frameLength, cancellationToken).ConfigureAwait(false);
         if (result == SendResult.Sent)
         {
@@ -360,7 +361,7 @@ internal sealed partial class PacketGateway
                 frame.AsSpan(0, FrameHeader.Size).CopyTo(slice);
                 FrameHeader.WriteOffset(slice, (uint)position);
                 frame.AsSpan(FrameHeader.Size + position, length).CopyTo(slice.AsSpan(FrameHeader.Size));
-                var result = await next.Netmod.Netmod.SendAsync(next.Neighbour, slice.AsMemory(0, FrameHeader.Size + length), cancellationToken).ConfigureAwait(false);
+                var result = await next.Netmod.SendAsync(next.Neighbour, slice.AsMemory(0, FrameHeader.Size + length), cancellationToken).ConfigureAwait(false);
                 if (result != SendResult.Sent)
                 {
                     return result;
@@ -421,7 +422,7 @@ internal sealed partial class PacketGateway
                 continue;
             }
 
-            var sent = target.Netmod.SendAsync(default, batch.AsMemory(start, frameLength), CancellationToken.None);
+            var sent = target.SendAsync(default, batch.AsMemory(start, frameLength), CancellationToken.None);
             var result = sent.IsCompletedSuccessfully ? sent.Result : sent.AsTask().GetAwaiter().GetResult();
             if (result == SendResult.Sent)
             {

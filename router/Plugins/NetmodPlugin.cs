@@ -22,4 +22,21 @@ internal sealed record PluginScan(string Directory, IReadOnlyList<NetmodPlugin> 
 {
     public NetmodPlugin? Find(string name) =>
         Plugins.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// Unloads the load context of every plugin not in <paramref name="kept"/> (a context that
+    /// also holds a kept plugin stays): only the netmods in use stay loaded, so a newer build
+    /// dropped into the folder can be loaded later (<c>router plugins load</c>).
+    /// </summary>
+    public void UnloadExcept(IEnumerable<NetmodPlugin> kept)
+    {
+        var keptContexts = kept.Select(p => p.LoadContext).ToHashSet();
+        foreach (var context in Plugins.Select(p => p.LoadContext).Distinct())
+        {
+            if (context is not null && !keptContexts.Contains(context))
+            {
+                context.Unload();
+            }
+        }
+    }
 }

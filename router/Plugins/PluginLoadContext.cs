@@ -29,6 +29,34 @@ internal sealed class PluginLoadContext : AssemblyLoadContext
     /// <summary>Where the plugin's dependency files say an assembly is, or null.</summary>
     public string? ResolvePath(AssemblyName name) => _resolver.ResolveAssemblyToPath(name);
 
+    /// <summary>
+    /// Collects garbage until the unloaded context behind <paramref name="context"/> is gone, or
+    /// <paramref name="timeout"/> passes. A context is collected only once nothing references its
+    /// types; parts of the router let go of a stopped netmod asynchronously (routing forgets its
+    /// neighbours on its own loop), hence the retries.
+    /// </summary>
+    public static async Task<bool> WaitUntilCollectedAsync(WeakReference context, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            if (!context.IsAlive)
+            {
+                return true;
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(100).ConfigureAwait(false);
+        }
+    }
+
     protected override Assembly? Load(AssemblyName assemblyName)
     {
         if (IsShared(assemblyName))

@@ -53,6 +53,55 @@ internal sealed partial class PluginLoader
         return new PluginScan(directory, plugins, failures);
     }
 
+    /// <summary>
+    /// Loads the one plugin <c>&lt;directory&gt;/&lt;name&gt;/&lt;name&gt;.dll</c> into a new load
+    /// context, for a netmod brought up while the router runs. Returns the plugin, or null with
+    /// every reason it cannot be used in <paramref name="failures"/> (its context then unloaded).
+    /// </summary>
+    public NetmodPlugin? LoadOne(string directory, string name, List<string> failures)
+    {
+        if (!IsValidName(name))
+        {
+            failures.Add($"'{name}' is not a netmod name (lowercase letters, digits, '-' and '_')");
+            return null;
+        }
+
+        var folder = Path.Combine(directory, name);
+        if (!Directory.Exists(folder))
+        {
+            failures.Add($"there is no folder {folder} (a plugin is {Path.Combine(directory, name, name + ".dll")})");
+            return null;
+        }
+
+        var plugins = new List<NetmodPlugin>();
+        var problems = new List<PluginFailure>();
+        LoadFolder(folder, plugins, problems);
+        var plugin = plugins.FirstOrDefault(p => p.Name == name);
+        if (plugin is null)
+        {
+            failures.AddRange(problems.Select(p => p.ToString()));
+            if (problems.Count == 0)
+            {
+                failures.Add($"{Path.Combine(folder, name + ".dll")} provides no netmod named '{name}' (it provides {string.Join(", ", plugins.Select(p => p.Name))})");
+            }
+
+            plugins.Select(p => p.LoadContext).Distinct().ToList().ForEach(c => c?.Unload());
+            return null;
+        }
+
+        foreach (var failure in problems)
+        {
+            Log.PluginSkipped(_logger, failure.Path, failure.Reason);
+        }
+
+        Log.PluginLoaded(_logger, plugin.Name, plugin.AssemblyVersion, plugin.AssemblyPath);
+        return plugin;
+    }
+
+    /// <summary>Whether <paramref name="name"/> is a valid netmod name (and so a safe folder name).</summary>
+    public static bool IsValidName(string name) =>
+        !string.IsNullOrWhiteSpace(name) && name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '_');
+
     private void LoadFolder(string folder, List<NetmodPlugin> plugins, List<PluginFailure> failures)
     {
         var name = Path.GetFileName(folder);
@@ -146,7 +195,7 @@ internal sealed partial class PluginLoader
                 continue;
             }
 
-            if (string.IsNullOrWhiteSpace(name) || name.Any(c => !(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '_')))
+            if (!IsValidName(name))
             {
                 failures.Add($"{type.FullName} has the invalid netmod name '{name}' (lowercase letters, digits, '-' and '_')");
                 continue;

@@ -42,6 +42,7 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
     private Task? _loop;
     private bool _routesChanged;
     private volatile IReadOnlyList<SelectedRoute> _selected = [];
+    private volatile RoutingNeighbour[] _neighbourList = [];
     private IReadOnlyList<IPNetwork> _ownPrefixes = [];
 
     public RoutingService(RouterIdentity identity, RoutingOptions options, RouteTable routes, PrefixTable prefixes, LinkTable links, TimeProvider time, ILogger<RoutingService> logger)
@@ -99,6 +100,13 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
     public long RouteLimitHits => _engine?.RouteLimitHits ?? 0;
 
     private TimeSpan Now => _time.GetElapsedTime(_start);
+
+    /// <summary>
+    /// The neighbours routing measures, for status and the dashboard: replaced whole when one comes
+    /// or goes. Their RTT and cost are written by the routing task and read here without a lock:
+    /// each is one word, so a reader sees a value at most one hello old, never a torn one.
+    /// </summary>
+    public IReadOnlyList<RoutingNeighbour> Neighbours => _neighbourList;
 
     /// <summary>The selected routes as of the last change, for status and the CLI.</summary>
     public IReadOnlyList<SelectedRoute> SelectedRoutes => _selected;
@@ -237,12 +245,14 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
 
                     var neighbour = new RoutingNeighbour(input.Address, new NextHop(input.Netmod, input.Neighbour, input.Address));
                     _neighbours[key] = neighbour;
+                    _neighbourList = [.. _neighbours.Values];
                     engine.NeighbourUp(neighbour, Now);
                     return;
 
                 case InputKind.Down:
                     if (_neighbours.Remove(key, out var gone))
                     {
+                        _neighbourList = [.. _neighbours.Values];
                         engine.NeighbourDown(gone, Now);
                     }
 
@@ -321,7 +331,7 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
                 // Control frames travel only sealed; a link that is gone (or re-handshaking from scratch) gets nothing.
                 if (_links.TrySeal(frame.Hop.Netmod, frame.Hop.Neighbour, frame.Buffer, frame.Length, out var sealedLength))
                 {
-                    await frame.Hop.Netmod.Netmod.SendAsync(frame.Hop.Neighbour, frame.Buffer.AsMemory(0, sealedLength), cancellationToken).ConfigureAwait(false);
+                    await frame.Hop.Netmod.SendAsync(frame.Hop.Neighbour, frame.Buffer.AsMemory(0, sealedLength), cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException)

@@ -78,7 +78,7 @@ internal sealed class MessageSender
         {
             new FrameHeader(kind, hopLimit, destination, _local, messageId, (uint)payload.Length, 0).Write(buffer);
             payload.Span.CopyTo(buffer.AsSpan(FrameHeader.Size));
-            var result = await next.Netmod.Netmod.SendAsync(next.Neighbour, buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            var result = await next.Netmod.SendAsync(next.Neighbour, buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
             return result == SendResult.Sent ? OriginateResult.Sent : OriginateResult.LinkLost;
         }
         finally
@@ -126,7 +126,7 @@ internal sealed class MessageSender
                 var sent = 0;
                 foreach (var netmod in netmods)
                 {
-                    sent += await netmod.Netmod.SendAllAsync(buffer.AsMemory(0, FrameHeader.Size + length), null, cancellationToken).ConfigureAwait(false);
+                    sent += await netmod.SendAllAsync(buffer.AsMemory(0, FrameHeader.Size + length), null, cancellationToken).ConfigureAwait(false);
                 }
 
                 if (offset == 0)
@@ -202,7 +202,7 @@ internal sealed class MessageSender
                     }
 
                     new FrameHeader(FrameKind.Message, _hopLimit, destination, _local, messageId, (uint)sealedLength, 0).Write(frame);
-                    var result = await next.Netmod.Netmod.SendAsync(next.Neighbour, frame.AsMemory(0, frameLength), cancellationToken).ConfigureAwait(false);
+                    var result = await next.Netmod.SendAsync(next.Neighbour, frame.AsMemory(0, frameLength), cancellationToken).ConfigureAwait(false);
                     return (result == SendResult.Sent ? OriginateResult.Sent : OriginateResult.LinkLost, messageId);
                 }
                 finally
@@ -245,7 +245,7 @@ internal sealed class MessageSender
                 new FrameHeader(FrameKind.Message, _hopLimit, destination, _local, messageId, (uint)message.Length, (uint)offset)
                     .Write(buffer);
                 message.Span.Slice(offset, length).CopyTo(buffer.AsSpan(FrameHeader.Size));
-                var result = await next.Netmod.Netmod
+                var result = await next.Netmod
                     .SendAsync(next.Neighbour, buffer.AsMemory(0, FrameHeader.Size + length), cancellationToken)
                     .ConfigureAwait(false);
                 if (result != SendResult.Sent)

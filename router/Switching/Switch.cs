@@ -91,13 +91,14 @@ internal sealed class Switch
         try
         {
             Counters.CountReceived();
+            input.CountReceived(frame.From, frame.Length);
             var span = frame.Span;
             if (span.Length >= FrameHeader.Size && span[0] == FrameHeader.CurrentVersion && FrameHeader.IsSealedControl((FrameKind)span[1]))
             {
                 // Routing's control frames carry a link seal: verify and strip it first.
                 if (!_links.TryOpenControl(input, frame.From, span, out var unsealed))
                 {
-                    Counters.CountDrop(DropReason.LinkAuthentication);
+                    Drop(input, DropReason.LinkAuthentication);
                     return;
                 }
 
@@ -105,14 +106,14 @@ internal sealed class Switch
             }
             else if (!_links.IsAuthenticated(input, frame.From) && !(span.Length > 1 && span[1] == (byte)FrameKind.LinkHandshake))
             {
-                Counters.CountDrop(DropReason.LinkAuthentication);
+                Drop(input, DropReason.LinkAuthentication);
                 return;
             }
 
             var error = FrameHeader.TryRead(frame.Span, _maxMessageLength, out var header);
             if (error != FrameError.None)
             {
-                Counters.CountDrop(error switch
+                Drop(input, error switch
                 {
                     FrameError.UnknownVersion => DropReason.UnknownVersion,
                     FrameError.UnknownKind => DropReason.UnknownKind,
@@ -130,7 +131,7 @@ internal sealed class Switch
                 }
                 else
                 {
-                    Counters.CountDrop(DropReason.HopLimitExceeded);
+                    Drop(input, DropReason.HopLimitExceeded);
                 }
 
                 return;
@@ -151,7 +152,7 @@ internal sealed class Switch
 
             if (header.HopLimit <= 1 || FrameHeader.IsLinkLocal(header.Kind))
             {
-                Counters.CountDrop(DropReason.HopLimitExceeded);
+                Drop(input, DropReason.HopLimitExceeded);
                 if (header.Kind == FrameKind.EchoRequest)
                 {
                     await _echo.HopLimitExceededAsync(header, frame.Memory[..FrameHeader.Size], cancellationToken).ConfigureAwait(false);
@@ -165,13 +166,13 @@ internal sealed class Switch
             // Where multi-hop routing plugs in: the table answers for any destination it knows.
             if (!_routes.TryGetNextHop(header.Destination, out var next))
             {
-                Counters.CountDrop(DropReason.NoRoute);
+                Drop(input, DropReason.NoRoute);
                 return;
             }
 
             if (next.Netmod == input && next.Neighbour == frame.From)
             {
-                Counters.CountDrop(DropReason.WouldReturnToSender);
+                Drop(input, DropReason.WouldReturnToSender);
                 return;
             }
 
@@ -179,7 +180,7 @@ internal sealed class Switch
             {
                 if (header.Kind != FrameKind.Message)
                 {
-                    Counters.CountDrop(DropReason.NextHopTooSmall);
+                    Drop(next.Netmod, DropReason.NextHopTooSmall);
                     return;
                 }
 
@@ -187,8 +188,8 @@ internal sealed class Switch
                 return;
             }
 
-            var result = await next.Netmod.Netmod.SendAsync(next.Neighbour, frame.Memory, cancellationToken).ConfigureAwait(false);
-            CountSend(result);
+            var result = await next.Netmod.SendAsync(next.Neighbour, frame.Memory, cancellationToken).ConfigureAwait(false);
+            CountSend(next.Netmod, result);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -208,7 +209,7 @@ internal sealed class Switch
     {
         if (header.Source == _local || !_floods.TryAdd(header.Source, header.MessageId, header.Offset))
         {
-            Counters.CountDrop(DropReason.DuplicateFlood);
+            Drop(input, DropReason.DuplicateFlood);
             return;
         }
 
@@ -224,11 +225,11 @@ internal sealed class Switch
         {
             if (frame.Length > netmod.MaxFrameSize)
             {
-                Counters.CountDrop(DropReason.NextHopTooSmall);
+                Drop(netmod, DropReason.NextHopTooSmall);
                 continue;
             }
 
-            await netmod.Netmod.SendAllAsync(frame.Memory, netmod == input ? frame.From : null, cancellationToken).ConfigureAwait(false);
+            await netmod.SendAllAsync(frame.Memory, netmod == input ? frame.From : null, cancellationToken).ConfigureAwait(false);
         }
 
         Counters.CountForwarded();
@@ -252,10 +253,10 @@ internal sealed class Switch
                 frame.Buffer.AsSpan(0, FrameHeader.Size).CopyTo(buffer);
                 FrameHeader.WriteOffset(buffer, header.Offset + (uint)position);
                 frame.Buffer.AsSpan(FrameHeader.Size + position, length).CopyTo(buffer.AsSpan(FrameHeader.Size));
-                var result = await next.Netmod.Netmod.SendAsync(next.Neighbour, buffer.AsMemory(0, FrameHeader.Size + length), cancellationToken).ConfigureAwait(false);
+                var result = await next.Netmod.SendAsync(next.Neighbour, buffer.AsMemory(0, FrameHeader.Size + length), cancellationToken).ConfigureAwait(false);
                 if (result != SendResult.Sent)
                 {
-                    CountSend(result);
+                    CountSend(next.Netmod, result);
                     return;
                 }
             }
@@ -291,7 +292,8 @@ internal sealed class Switch
         }
     }
 
-    internal void CountSend(SendResult result)
+    /// <summary>Counts a forwarded frame, or its drop against the netmod it was to leave through.</summary>
+    private void CountSend(NetmodInstance output, SendResult result)
     {
         switch (result)
         {
@@ -299,17 +301,24 @@ internal sealed class Switch
                 Counters.CountForwarded();
                 break;
             case SendResult.NoSuchNeighbour:
-                Counters.CountDrop(DropReason.NeighbourGone);
+                Drop(output, DropReason.NeighbourGone);
                 break;
             case SendResult.TooLarge:
-                Counters.CountDrop(DropReason.NextHopTooSmall);
+                Drop(output, DropReason.NextHopTooSmall);
                 break;
             case SendResult.QueueFull:
-                Counters.CountDrop(DropReason.QueueFull);
+                Drop(output, DropReason.QueueFull);
                 break;
             default:
-                Counters.CountDrop(DropReason.NetmodStopped);
+                Drop(output, DropReason.NetmodStopped);
                 break;
         }
+    }
+
+    /// <summary>Counts a dropped frame for the router and for the netmod it is charged to.</summary>
+    private void Drop(NetmodInstance netmod, DropReason reason)
+    {
+        Counters.CountDrop(reason);
+        netmod.CountDrop(reason);
     }
 }

@@ -38,6 +38,9 @@ internal sealed partial class RouterProcess : IAsyncDisposable
 
     public int? ExitCode => _process is { HasExited: true } p ? p.ExitCode : null;
 
+    /// <summary>The router's process id while it runs (to signal it).</summary>
+    public int? Pid => _process is { HasExited: false } p ? p.Id : null;
+
     /// <summary>Starts the router and waits until it says it is ready (or exits).</summary>
     public async Task StartAsync(params string[] extraArgs)
     {
@@ -143,8 +146,11 @@ internal sealed partial class RouterProcess : IAsyncDisposable
 /// <summary>Locates the built router and runs it.</summary>
 internal static class RouterBinary
 {
+    // Found on first use: test binaries built elsewhere (--artifacts-path) have no Router.sln above them.
+    private static readonly Lazy<string> Root = new(FindRepoRoot);
+
     /// <summary>The repository root: the folder holding Router.sln above the test binaries.</summary>
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot => Root.Value;
 
     /// <summary>Debug or Release: the same configuration the tests were built in.</summary>
     public static string Configuration { get; } = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Parent!.Name;

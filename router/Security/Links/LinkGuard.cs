@@ -293,7 +293,7 @@ internal sealed partial class LinkGuard : IHostedService
             new FrameHeader(FrameKind.LinkHandshake, 1, link.Address, _identity.Address, 0, LinkHandshakeMessage.Size, 0).Write(buffer);
             link.Handshake!.Write(buffer.AsSpan(FrameHeader.Size));
             link.NextResend = Now + ResendInterval;
-            await link.Netmod.Netmod.SendAsync(link.Id, buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            await link.Netmod.SendAsync(link.Id, buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

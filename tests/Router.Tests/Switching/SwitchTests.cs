@@ -94,6 +94,33 @@ public sealed class SwitchTests : IDisposable
     }
 
     [Fact]
+    public async Task RunAsync_ForwardedAndDroppedFrames_AreCountedPerNetmodAndPerNeighbour()
+    {
+        _instance.TrackNeighbour(new NeighbourEvent(NeighbourEventKind.Up, FromA, _a, "a"));
+        _instance.TrackNeighbour(new NeighbourEvent(NeighbourEventKind.Up, ToC, _c, "c"));
+        var forwarded = Frame(_c, _a, 10, 7, 3, 0, [1, 2, 3]);
+        var nowhere = Frame(TestAddresses.Random(), _a, 10, 8, 2, 0, [4, 5]);
+        _link.Inject(FromA, forwarded);
+        _link.Inject(FromA, nowhere);
+        await RunUntilDrainedAsync();
+
+        var all = _instance.Traffic;
+        Assert.Equal((2L, (long)(forwarded.Length + nowhere.Length)), (all.FramesIn, all.BytesIn));
+        Assert.Equal((1L, (long)forwarded.Length), (all.FramesOut, all.BytesOut));
+        var fromA = _instance.TrafficWith(FromA)!;
+        Assert.Equal((2L, 0L), (fromA.FramesIn, fromA.FramesOut));
+        var toC = _instance.TrafficWith(ToC)!;
+        Assert.Equal((0L, 1L, (long)forwarded.Length), (toC.FramesIn, toC.FramesOut, toC.BytesOut));
+        Assert.Equal(1, _instance.Drops(DropReason.NoRoute));
+        Assert.Equal(1, _switch.Counters.Drops(DropReason.NoRoute));
+
+        // A neighbour that goes down takes its counters with it; the netmod's stay.
+        _instance.TrackNeighbour(new NeighbourEvent(NeighbourEventKind.Down, ToC, _c, "c"));
+        Assert.Null(_instance.TrafficWith(ToC));
+        Assert.Equal(1, _instance.Traffic.FramesOut);
+    }
+
+    [Fact]
     public async Task ProcessAsync_SliceTooLongForTheNextLink_IsCutIntoSlicesThatFit()
     {
         var collector = new List<byte[]>();
