@@ -139,7 +139,7 @@ internal sealed class RouterStatus
     }
 
     /// <summary>Every security event and limit hit, by layer (links, routes, sessions) and name.</summary>
-    private Dictionary<string, IReadOnlyDictionary<string, long>> SecurityCounters() => new()
+    public Dictionary<string, IReadOnlyDictionary<string, long>> SecurityCounters() => new()
     {
         ["links"] = _linkCounters.Snapshot(),
         ["routes"] = new Dictionary<string, long>

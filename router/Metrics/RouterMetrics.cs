@@ -247,19 +247,7 @@ internal sealed class RouterMetrics : IDisposable
 
     private IEnumerable<Measurement<long>> SecurityEvents()
     {
-        var routes = new Dictionary<string, long>
-        {
-            ["unsignedRoutes"] = _routing.UnsignedRoutes,
-            ["badOriginKeys"] = _routing.BadOriginKeys,
-            ["badOriginSignatures"] = _routing.BadOriginSignatures,
-            ["unknownProofReferences"] = _routing.UnknownProofReferences,
-            ["originVerifications"] = _routing.OriginVerifications,
-            ["originCacheHits"] = _routing.OriginCacheHits,
-            ["originSignatures"] = _routing.OriginSignatures,
-            ["routeLimitHits"] = _routing.RouteLimitHits,
-            ["rejectedControlMessages"] = _routing.Rejected,
-        };
-        foreach (var (layer, counters) in new[] { ("links", _links.Snapshot()), ("routes", (IReadOnlyDictionary<string, long>)routes), ("sessions", _sessions.Snapshot()) })
+        foreach (var (layer, counters) in _status.SecurityCounters())
         {
             foreach (var counter in counters)
             {
