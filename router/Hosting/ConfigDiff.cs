@@ -56,7 +56,15 @@ internal static class ConfigDiff
     public static IReadOnlyDictionary<string, string> Settings(RouterConfiguration configuration, string name) =>
         Flatten(configuration.NetmodSettings(name));
 
-    public static ConfigChanges Compute(RouterConfiguration current, RouterConfiguration next, IReadOnlyDictionary<string, RunningNetmod> running)
+    /// <param name="current">The configuration in force (the last one applied).</param>
+    /// <param name="next">The new one.</param>
+    /// <param name="running">The netmods running now, with their settings.</param>
+    /// <param name="startedWith">
+    /// The configuration the router started with, which start-up-only keys are compared against,
+    /// so a change that needs a restart is reported at every reload until the router restarts
+    /// (default: <paramref name="current"/>).
+    /// </param>
+    public static ConfigChanges Compute(RouterConfiguration current, RouterConfiguration next, IReadOnlyDictionary<string, RunningNetmod> running, RouterConfiguration? startedWith = null)
     {
         var names = current.ConfiguredNetmods()
             .Concat(next.ConfiguredNetmods())
@@ -73,7 +81,7 @@ internal static class ConfigDiff
             }
         }
 
-        return new ConfigChanges(changes, NeedsRestart(current, next, names), !SameValues(Flatten(current.Root.GetSection("Logging")), Flatten(next.Root.GetSection("Logging"))));
+        return new ConfigChanges(changes, NeedsRestart(startedWith ?? current, next, names), !SameValues(Flatten(current.Root.GetSection("Logging")), Flatten(next.Root.GetSection("Logging"))));
     }
 
     private static NetmodChange? Decide(RouterConfiguration current, RouterConfiguration next, IReadOnlyDictionary<string, RunningNetmod> running, string name)

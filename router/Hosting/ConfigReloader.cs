@@ -34,6 +34,7 @@ internal sealed partial class ConfigReloader
     private readonly NetmodHost _host;
     private readonly PluginLoader _loader;
     private readonly ILogger _logger;
+    private readonly RouterConfiguration _startedWith;
     private RouterConfiguration _current;
 
     /// <param name="levels">The router process's run-time log levels; routers inside tests have none.</param>
@@ -41,6 +42,7 @@ internal sealed partial class ConfigReloader
     {
         _levels = levels;
         _current = configuration;
+        _startedWith = configuration;
         _options = options;
         _host = host;
         _loader = loader;
@@ -91,7 +93,7 @@ internal sealed partial class ConfigReloader
                 i => i.Name,
                 i => new RunningNetmod(i.Settings, i.State == NetmodState.Failed),
                 StringComparer.OrdinalIgnoreCase);
-            var plan = ConfigDiff.Compute(Current, candidate, running);
+            var plan = ConfigDiff.Compute(Current, candidate, running, _startedWith);
             var changes = new List<string>();
             var failures = new List<string>();
             foreach (var change in plan.Netmods.OrderBy(c => c.Kind == NetmodChangeKind.Start))

@@ -151,6 +151,18 @@ public class ConfigDiffTests
     }
 
     [Fact]
+    public void Compute_StartUpOnlyKeyChangedEarlier_IsStillReportedAgainstWhatTheRouterStartedWith()
+    {
+        var started = Config([.. Inet, ("Router:KeyFile", "a.key")]);
+        var applied = Config([.. Inet, ("Router:KeyFile", "b.key")]);
+        var again = Config([.. Inet, ("Router:KeyFile", "b.key"), ("Logging:LogLevel:Default", "Debug")]);
+        var back = Config([.. Inet, ("Router:KeyFile", "a.key")]);
+
+        Assert.Equal(["Router:KeyFile"], ConfigDiff.Compute(applied, again, Running(applied), started).NeedsRestart);
+        Assert.Empty(ConfigDiff.Compute(applied, back, Running(applied), started).NeedsRestart);
+    }
+
+    [Fact]
     public void Compute_LoggingChanged_IsFlagged()
     {
         var current = Config([.. Inet, ("Logging:LogLevel:Default", "Information")]);
