@@ -62,6 +62,63 @@ public sealed class ServiceTests
         }
     }
 
+    /// <summary>
+    /// The install steps publish the router (docs/operations.md): the published folder must hold
+    /// the netmods in plugins/, so a router started from it finds inet and udp. Built with its
+    /// own artifacts folder so the repository's build, which other tests run, is not touched.
+    /// </summary>
+    [Fact]
+    public async Task Publish_CarriesThePluginsFolder_ThePublishedRouterFindsItsNetmods()
+    {
+        var folder = Directory.CreateTempSubdirectory("publish-");
+        try
+        {
+            var output = Path.Combine(folder.FullName, "out");
+            var publish = await RunAsync(
+                "dotnet",
+                ["publish", Path.Combine(SourceRoot(), "router", "Router.csproj"), "-c", "Release", "-o", output, "--artifacts-path", Path.Combine(folder.FullName, "artifacts"), "-nologo", "--disable-build-servers"],
+                TimeSpan.FromMinutes(5));
+            Assert.True(publish.ExitCode == 0, $"dotnet publish failed:\n{publish.Output}");
+            Assert.True(File.Exists(Path.Combine(output, "plugins", "inet", "inet.dll")), publish.Output);
+            Assert.True(File.Exists(Path.Combine(output, "plugins", "udp", "udp.deps.json")), publish.Output);
+
+            var config = Path.Combine(folder.FullName, "router.json");
+            await File.WriteAllTextAsync(config, """{ "Netmods": { "inet": { "Listen": ["127.0.0.1:0"] }, "udp": { "Enabled": true, "Listen": ["127.0.0.1:0"], "Discovery": false } } }""");
+            var check = await RunAsync(Path.Combine(output, "router"), ["--config", config, "--check"], TimeSpan.FromSeconds(60));
+            Assert.True(check.ExitCode == 0, check.Output);
+            Assert.Contains("configuration is valid; netmods enabled: inet, udp", check.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(string program, IEnumerable<string> args, TimeSpan limit)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(limit);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} {string.Join(' ', start.ArgumentList)} did not finish in {limit}");
+        }
+
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
     /// <summary>The repository this test was compiled from (the test binaries may be built elsewhere, with --artifacts-path).</summary>
     private static string SourceRoot([CallerFilePath] string path = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", ".."));
 }
