@@ -47,7 +47,7 @@ internal sealed partial class PluginLoader
 
         foreach (var plugin in plugins)
         {
-            Log.PluginLoaded(_logger, plugin.Name, plugin.AssemblyVersion, plugin.AssemblyPath);
+            Log.PluginFound(_logger, plugin.Name, plugin.AssemblyVersion, plugin.AssemblyPath);
         }
 
         return new PluginScan(directory, plugins, failures);
@@ -223,7 +223,11 @@ internal sealed partial class PluginLoader
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Loaded netmod '{Name}' {Version} from {Path}")]
+        // At start-up every plugin is inspected; those no netmod uses are unloaded again (RouterApp).
+        [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Found netmod '{Name}' {Version} in {Path}")]
+        public static partial void PluginFound(ILogger logger, string name, Version version, string path);
+
+        [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Loaded netmod '{Name}' {Version} from {Path}")]
         public static partial void PluginLoaded(ILogger logger, string name, Version version, string path);
 
         [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Plugin {Path}: {Reason}")]
