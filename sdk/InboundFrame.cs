@@ -18,6 +18,16 @@ public readonly struct InboundFrame
     /// <param name="buffer">A buffer rented from <see cref="FrameBuffers"/>; ownership moves with the frame.</param>
     /// <param name="length">Number of frame bytes at the start of <paramref name="buffer"/>.</param>
     public InboundFrame(NeighbourId from, byte[] buffer, int length)
+        : this(from, buffer, length, moreFollows: false)
+    {
+    }
+
+    /// <summary>Creates a frame over a rented buffer, saying whether the netmod holds the next frame already.</summary>
+    /// <param name="from">The neighbour the frame came from.</param>
+    /// <param name="buffer">A buffer rented from <see cref="FrameBuffers"/>; ownership moves with the frame.</param>
+    /// <param name="length">Number of frame bytes at the start of <paramref name="buffer"/>.</param>
+    /// <param name="moreFollows">See <see cref="MoreFollows"/>.</param>
+    public InboundFrame(NeighbourId from, byte[] buffer, int length, bool moreFollows)
     {
         ArgumentNullException.ThrowIfNull(buffer);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
@@ -25,6 +35,7 @@ public readonly struct InboundFrame
         From = from;
         Buffer = buffer;
         Length = length;
+        MoreFollows = moreFollows;
     }
 
     /// <summary>The neighbour the frame arrived from.</summary>
@@ -35,6 +46,17 @@ public readonly struct InboundFrame
 
     /// <summary>Number of frame bytes in <see cref="Buffer"/>.</summary>
     public int Length { get; }
+
+    /// <summary>
+    /// A hint (SDK 1.5): the netmod has already read the next frame and is about to write it to
+    /// <see cref="Netmod.Incoming"/>. A reader that gathers frames before acting on them (the
+    /// router batches the IP packets of an <see cref="IIpInterfaceFeature"/> netmod and seals
+    /// each batch once) may wait for that frame instead of acting on what it has; on false it
+    /// acts at once, so an idle frame waits for nothing. A netmod that cannot tell leaves it
+    /// false. Setting it and then not writing the next frame (except when stopping) delays the
+    /// frames before it indefinitely.
+    /// </summary>
+    public bool MoreFollows { get; }
 
     /// <summary>The frame bytes.</summary>
     public Span<byte> Span => Buffer.AsSpan(0, Length);

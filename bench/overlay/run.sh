@@ -9,7 +9,8 @@
 #   systems: any of veth ygg tinc nebula fastd router router-nooffload router-udp (default: all)
 # Env:    ANCHORS=path to overlay-anchors (default ../shared/bench/overlay-anchors beside the repo)
 #         T, PINGS, SETTLE, RESULTS, KEEP as for the anchor script; MTU=1500 (the router's TUN MTU)
-#         NOBUILD=1 to use the existing Release build
+#         NOBUILD=1 to use the existing Release build; ROUTER=path to another router binary
+#         (e.g. an out-of-tree build, to compare two commits back to back; implies NOBUILD)
 # Needs:  root; apt-get install -y --no-install-recommends iperf3 iputils-ping jq bsdextrautils
 #         yggdrasil tinc nebula fastd (for the other systems)
 set -euo pipefail
@@ -22,10 +23,10 @@ MTU=${MTU:-1500}
 
 systems=("$@"); [ ${#systems[@]} -eq 0 ] && systems=(veth ygg tinc nebula fastd router router-nooffload router-udp)
 
-if [ -z "${NOBUILD:-}" ]; then
+if [ -z "${NOBUILD:-}" ] && [ -z "${ROUTER:-}" ]; then
   dotnet build "$repo/router/Router.csproj" -c Release -nologo -clp:ErrorsOnly >&2
 fi
-router="$repo/router/bin/Release/net10.0/router"
+router=${ROUTER:-"$repo/router/bin/Release/net10.0/router"}
 work=$(mktemp -d /tmp/router-overlay.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 

@@ -2,10 +2,14 @@
 //
 //   poll([device, wake eventfd]) → read until EAGAIN, each packet into a rented frame buffer
 //   (at offset 0 with the virtio header the device writes; at offset 10 behind a zeroed header
-//   without offloads) → drop what is not IPv4/IPv6 → Incoming (TryWrite; when the channel is
-//   full the thread WAITS for room rather than dropping: packets then wait in the device's
-//   ring of txqueuelen packets, which absorbs the burst; only when that is full does the
-//   kernel drop, counted in the interface's TX drops, and TCP backs off as from any loss).
+//   without offloads) → drop what is not IPv4/IPv6 → Incoming. A packet is handed over once
+//   the next read has answered, marked MoreFollows when that read returned another packet, so
+//   the router batches a burst and sends its last packet, or an idle one, at once.
+//   Handing over is a TryWrite: the router's packet gateway waits on the channel and runs on
+//   this thread (TunInterface). When the channel is full the thread WAITS for room rather
+//   than dropping: packets then wait in the device's ring of txqueuelen packets, which absorbs
+//   the burst; only when that is full does the kernel drop, counted in the interface's TX
+//   drops, and TCP backs off as from any loss.
 //
 // A dedicated thread rather than the thread pool: it blocks in poll() and, under backpressure,
 // on the channel, and a pool thread blocked like that would starve the router's other work.
@@ -167,68 +171,104 @@ internal sealed unsafe class PacketReader
         }
     }
 
-    /// <summary>Reads until the device has nothing more; false when the reader is to stop.</summary>
+    /// <summary>
+    /// Reads until the device has nothing more; false when the reader is to stop. Each packet is
+    /// handed over once the next read has answered, so it can say whether another follows
+    /// (<see cref="InboundFrame.MoreFollows"/>): the router then batches a burst and sends an
+    /// idle packet at once.
+    /// </summary>
     private bool Drain(ref byte[]? buffer)
     {
         var fd = _device.Descriptor.Value;
 
         // Without offloads the device writes the bare packet; leave room for a zero header.
         var offset = _device.HasVirtioHeader ? 0 : VirtioNetHeader.Size;
-        while (!_stopping)
+        byte[]? held = null;
+        var heldLength = 0;
+        var error = 0;
+        try
         {
-            nint read;
-            fixed (byte* pointer = buffer)
+            while (!_stopping)
             {
-                read = Libc.Read(fd, pointer + offset, (nuint)(_frameSize - offset));
-            }
-
-            if (read < 0)
-            {
-                var errno = Errno.Last;
-                if (errno == Errno.EIntr)
+                nint read;
+                fixed (byte* pointer = buffer)
                 {
+                    read = Libc.Read(fd, pointer + offset, (nuint)(_frameSize - offset));
+                }
+
+                if (read < 0)
+                {
+                    var errno = Errno.Last;
+                    if (errno == Errno.EIntr)
+                    {
+                        continue;
+                    }
+
+                    error = errno == Errno.EAgain ? 0 : errno;
+                    break;
+                }
+
+                var length = (int)read + offset;
+                if (offset > 0)
+                {
+                    buffer.AsSpan(0, offset).Clear();
+                }
+
+                if (length <= VirtioNetHeader.Size || IpPacket.Version(buffer.AsSpan(VirtioNetHeader.Size, length - VirtioNetHeader.Size)) is not (4 or 6))
+                {
+                    _counters.CountNonIp();
+                    if (_nonIpLog.ShouldLog())
+                    {
+                        Log.NonIpPacket(_logger, _device.Name, _counters.NonIpDropped);
+                    }
+
                     continue;
                 }
 
-                if (errno != Errno.EAgain)
+                // GsoType is byte 1 of the header; zero without offloads.
+                var gso = (buffer![1] & ~VirtioNetHeader.GsoEcn) != VirtioNetHeader.GsoNone;
+                _counters.CountRead(length - VirtioNetHeader.Size, gso);
+                if (held is not null)
                 {
-                    Failed(errno);
+                    if (!Hand(new InboundFrame(new NeighbourId(0), held, heldLength, moreFollows: true)))
+                    {
+                        return false;
+                    }
+
+                    // The buffer now belongs to the router.
+                    held = null;
                 }
 
-                return true;
+                held = buffer;
+                heldLength = length;
+                buffer = null;
+                buffer = FrameBuffers.Rent(_frameSize);
             }
 
-            var length = (int)read + offset;
-            if (offset > 0)
+            if (held is not null)
             {
-                buffer.AsSpan(0, offset).Clear();
-            }
-
-            if (length <= VirtioNetHeader.Size || IpPacket.Version(buffer.AsSpan(VirtioNetHeader.Size, length - VirtioNetHeader.Size)) is not (4 or 6))
-            {
-                _counters.CountNonIp();
-                if (_nonIpLog.ShouldLog())
+                if (_stopping || !Hand(new InboundFrame(new NeighbourId(0), held, heldLength, moreFollows: false)))
                 {
-                    Log.NonIpPacket(_logger, _device.Name, _counters.NonIpDropped);
+                    return false;
                 }
 
-                continue;
+                held = null;
             }
 
-            // GsoType is byte 1 of the header; zero without offloads.
-            var gso = (buffer![1] & ~VirtioNetHeader.GsoEcn) != VirtioNetHeader.GsoNone;
-            _counters.CountRead(length - VirtioNetHeader.Size, gso);
-            if (!Hand(new InboundFrame(new NeighbourId(0), buffer, length)))
+            if (error != 0)
             {
-                return false;
+                Failed(error);
             }
 
-            // The buffer now belongs to the router.
-            buffer = null;
-            buffer = FrameBuffers.Rent(_frameSize);
+            return !_stopping;
         }
-
-        return false;
+        finally
+        {
+            if (held is not null)
+            {
+                FrameBuffers.Return(held);
+            }
+        }
     }
 
     /// <summary>Writes <paramref name="frame"/> to the channel, waiting for room when it is full. False (the frame not taken) when stopping.</summary>

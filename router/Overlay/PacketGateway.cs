@@ -18,8 +18,10 @@ namespace Router.Overlay;
 ///   in the <see cref="PrefixTable"/> (longest match), and gathers consecutive packets for the
 ///   same router into one batch (<see cref="PacketBatch"/>) of up to <see cref="BatchCapacity"/>
 ///   bytes or the next hop's frame, whichever is smaller. A batch goes out when the next packet
-///   is for another router, when it is full, or when the interface has nothing more to read —
-///   so an idle packet waits for nobody, and a burst costs one seal per batch. The batch is
+///   is for another router, when it is full, or when the interface has nothing more to read and
+///   did not mark the last packet <see cref="InboundFrame.MoreFollows"/> — so an idle packet
+///   waits for nobody, and a burst costs one seal per batch even when this loop runs on the
+///   interface's reader thread (the tun netmod lets it). The batch is
 ///   built in the frame buffer itself and sealed in place for the destination's end-to-end
 ///   session, then sent like any message (sliced when the next hop's frames are smaller).
 ///   Packets for a router without a session wait, bounded, for the key exchange.</item>
@@ -147,8 +149,10 @@ internal sealed partial class PacketGateway
         {
             while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
+                var moreFollows = false;
                 while (reader.TryRead(out var frame))
                 {
+                    moreFollows = frame.MoreFollows;
                     input.CountReceived(frame.From, frame.Length);
                     var pending = AddAsync(batch, frame, cancellationToken);
                     if (!pending.IsCompletedSuccessfully)
@@ -157,8 +161,9 @@ internal sealed partial class PacketGateway
                     }
                 }
 
-                // Nothing more to read now: what is gathered goes out without waiting for more.
-                if (batch.Packets > 0)
+                // Nothing more to read now: what is gathered goes out without waiting for more,
+                // unless the interface said it holds the next packet already.
+                if (batch.Packets > 0 && !moreFollows)
                 {
                     await FlushAsync(batch, cancellationToken).ConfigureAwait(false);
                 }

@@ -145,10 +145,11 @@ public sealed class TunDeviceTests
             """);
         Assert.True(code == 0, output);
 
-        // The reader fills the channel, holds one more packet and waits; it drops nothing.
+        // The reader fills the channel, waits for room with one more packet in hand and has
+        // read the one after (to tell whether more follow); it drops nothing.
         await Eventually.TrueAsync(() => node.Netmod.Counters.IncomingFullWaits > 0, "the reader waits for room", TunNode.Timeout);
         await Task.Delay(200);
-        Assert.Equal(1025, node.Netmod.Counters.PacketsRead);
+        Assert.Equal(1026, node.Netmod.Counters.PacketsRead);
 
         var seen = new HashSet<int>();
         while (seen.Count < Datagrams)
@@ -160,6 +161,68 @@ public sealed class TunDeviceTests
         Assert.Equal(Datagrams, seen.Count);
         var stats = Assert.Single(await ns.IpJsonAsync("-s link show dev meshq0")).GetProperty("stats64").GetProperty("tx");
         Assert.Equal(0, stats.GetProperty("dropped").GetInt64());
+    }
+
+    [RootFact]
+    public async Task Read_Burst_MarksEveryPacketButTheLastMoreFollows_AndAnIdlePacketNot()
+    {
+        await using var ns = await NetworkNamespace.CreateAsync();
+        await using var node = await TunNode.StartAsync(ns, Settings("meshm0", offload: false, ["10.66.1.1/24"]));
+        const int Datagrams = 2000;
+
+        // Sent while nobody reads the channel: once it is full the rest wait in the device, so
+        // the reader finds each of them with another behind it, except the last.
+        var (code, output) = await ns.ExecAsync(ProcessTimeout, "python3", "-c", $$"""
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for i in range({{Datagrams}}):
+                s.sendto(i.to_bytes(4, "big") * 25, ("10.66.1.2", 9999))
+            """);
+        Assert.True(code == 0, output);
+        await Eventually.TrueAsync(() => node.Netmod.Counters.IncomingFullWaits > 0, "the reader waits for room", TunNode.Timeout);
+
+        var marked = new bool[Datagrams];
+        var seen = 0;
+        using (var cts = new CancellationTokenSource(TunNode.Timeout))
+        {
+            while (seen < Datagrams)
+            {
+                var frame = await node.Netmod.Incoming.ReadAsync(cts.Token);
+                var span = frame.Span;
+                if (span.Length == VirtioNetHeader.Size + 20 + 8 + 100 && span[VirtioNetHeader.Size + 9] == IpPacket.Udp)
+                {
+                    marked[BinaryPrimitives.ReadInt32BigEndian(span[(VirtioNetHeader.Size + 28)..])] = frame.MoreFollows;
+                    seen++;
+                }
+
+                frame.Release();
+            }
+        }
+
+        // From the packet held when the channel filled up to the one before the last, all waited
+        // in the device behind another.
+        Assert.All(marked[1100..^1], Assert.True);
+        Assert.False(marked[^1], "the last packet of the burst must go out at once");
+
+        (code, output) = await ns.ExecAsync(ProcessTimeout, "python3", "-c", """
+            import socket
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"idle" * 25, ("10.66.1.2", 9999))
+            """);
+        Assert.True(code == 0, output);
+        using var idleWait = new CancellationTokenSource(TunNode.Timeout);
+        while (true)
+        {
+            var frame = await node.Netmod.Incoming.ReadAsync(idleWait.Token);
+            var span = frame.Span;
+            var isIdle = span.Length == VirtioNetHeader.Size + 20 + 8 + 100 && span[VirtioNetHeader.Size + 28] == (byte)'i';
+            var more = frame.MoreFollows;
+            frame.Release();
+            if (isIdle)
+            {
+                Assert.False(more, "an idle packet must go out at once");
+                break;
+            }
+        }
     }
 
     [RootFact]

@@ -227,6 +227,33 @@ public sealed class IpOverMeshTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PacketsMarkedMoreFollows_WaitForTheRestOfTheBurst_AndGoOutInOneBatch()
+    {
+        var (a, _, c) = Three(await LineAsync(1400, [], [], []));
+        await WaitForAsync(() => Resolves(a, c.Overlay, c), "C's overlay address at A");
+        var first = MemoryIpInterface.IPv6(a.Overlay, c.Overlay, Payload(100, 20));
+        a.Interface.Inject(first);
+        Assert.Equal(first, await ReadAsync(c.Interface));
+
+        // Trickled in with pauses the gateway would otherwise flush at: the interface said more
+        // follow, so they wait for the unmarked last one.
+        var burst = Enumerable.Range(0, 6).Select(i => MemoryIpInterface.IPv6(a.Overlay, c.Overlay, Payload(80, 30 + i))).ToList();
+        var batchesBefore = a.Node.Get<OverlayCounters>().Sent.Batches;
+        for (var i = 0; i < burst.Count; i++)
+        {
+            a.Interface.Inject(burst[i], moreFollows: i < burst.Count - 1);
+            await Task.Delay(30);
+        }
+
+        foreach (var packet in burst)
+        {
+            Assert.Equal(packet, await ReadAsync(c.Interface));
+        }
+
+        Assert.Equal(1, a.Node.Get<OverlayCounters>().Sent.Batches - batchesBefore);
+    }
+
+    [Fact]
     public async Task TwoRoutersAnnounceOnePrefix_TheLowerAddressGetsIt_EverywhereAlike_AndStatusReportsIt()
     {
         var (a, b, c) = Three(await LineAsync(1400, [], ["10.77.0.0/16"], ["10.77.0.0/16"]));

@@ -29,13 +29,13 @@ internal sealed class MemoryIpInterface(IReadOnlyList<IPNetwork> announced) : Ne
 
     public IReadOnlyList<IPNetwork> MeshPrefixes => _meshPrefixes;
 
-    /// <summary>"This machine" sends <paramref name="packet"/> through the interface.</summary>
-    public void Inject(byte[] packet)
+    /// <summary>"This machine" sends <paramref name="packet"/> through the interface; <paramref name="moreFollows"/> as <see cref="InboundFrame.MoreFollows"/>.</summary>
+    public void Inject(byte[] packet, bool moreFollows = false)
     {
         var buffer = FrameBuffers.Rent(VirtioNetHeader.Size + packet.Length);
         VirtioNetHeader.None.Write(buffer);
         packet.CopyTo(buffer.AsSpan(VirtioNetHeader.Size));
-        if (!_incoming.Writer.TryWrite(new InboundFrame(new NeighbourId(0), buffer, VirtioNetHeader.Size + packet.Length)))
+        if (!_incoming.Writer.TryWrite(new InboundFrame(new NeighbourId(0), buffer, VirtioNetHeader.Size + packet.Length, moreFollows)))
         {
             FrameBuffers.Return(buffer);
             throw new InvalidOperationException("interface queue full");
