@@ -88,16 +88,20 @@ internal static class Framing
     public static void WriteHeader(Span<byte> destination, uint length) =>
         BinaryPrimitives.WriteUInt32BigEndian(destination, length);
 
+    /// <summary>The length field of the header at the start of <paramref name="source"/> (at least <see cref="HeaderSize"/> bytes).</summary>
+    public static uint ReadHeader(ReadOnlySpan<byte> source) =>
+        BinaryPrimitives.ReadUInt32BigEndian(source);
+
     private static uint ReadHeader(in ReadOnlySequence<byte> buffer)
     {
         var first = buffer.FirstSpan;
         if (first.Length >= HeaderSize)
         {
-            return BinaryPrimitives.ReadUInt32BigEndian(first);
+            return ReadHeader(first);
         }
 
         Span<byte> header = stackalloc byte[HeaderSize];
         buffer.Slice(0, HeaderSize).CopyTo(header);
-        return BinaryPrimitives.ReadUInt32BigEndian(header);
+        return ReadHeader(header);
     }
 }

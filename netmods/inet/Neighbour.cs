@@ -52,8 +52,10 @@ internal sealed class Neighbour
     public void MarkGone() => _gone.TrySetResult();
 
     /// <summary>
-    /// Copies <paramref name="frame"/> into a pooled buffer and queues it on the active
-    /// connection, waiting for queue space when it is full. The hot path allocates nothing.
+    /// Sends <paramref name="frame"/> on the active connection: at once on the caller's thread
+    /// when that connection is idle (<see cref="PeerConnection.TrySend"/>), otherwise copied
+    /// into a pooled buffer and queued, waiting for queue space when it is full. Neither path
+    /// allocates.
     /// </summary>
     public ValueTask<SendResult> SendAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
     {
@@ -66,6 +68,11 @@ internal sealed class Neighbour
         if (frame.IsEmpty)
         {
             // On the wire an empty frame is a keepalive, which the peer never delivers.
+            return new ValueTask<SendResult>(SendResult.Sent);
+        }
+
+        if (connection.TrySend(frame.Span))
+        {
             return new ValueTask<SendResult>(SendResult.Sent);
         }
 

@@ -1,19 +1,36 @@
 // One TCP connection to another router, from the first byte to the close.
 //
-// Stages: HandshakeAsync (both sides send a hello at once, each reads the other's) →
-// Routes.RegisterAsync (the connection joins a neighbour, as its active link or not) →
-// RunAsync, which runs three things until the connection ends:
-//   read loop   socket → PipeReader → Framing.TryRead → pooled buffer → Incoming channel
-//               (a full Incoming channel stalls the loop: TCP backpressure to the peer)
-//   write loop  send queue (bounded channel of pooled buffers) → PipeWriter, many frames per
-//               flush; after a retire, the queue is drained, the retire marker sent and the
-//               send side shut down
-//   timer       keepalive when nothing was sent for Keepalive; abort when nothing was
-//               received for DeadPeerTimeout
-// then Routes.ConnectionEndedAsync. Neither loop throws; each ends by recording why.
+// Stages: HandshakeAsync (both sides send a hello at once, each reads the other's, through a
+// pipe pair over the socket) → Routes.RegisterAsync (the connection joins a neighbour, as its
+// active link or not) → RunAsync, which runs these until the connection ends:
+//   direct send     SendAsync's caller, on its own thread: header + frame into this
+//                   connection's scratch buffer, then one non-blocking send(). Only when nobody
+//                   else is writing and the send queue is empty; what the socket does not take
+//                   (it is full) is left to the write loop, which sends it before anything else
+//   write loop      send queue (bounded channel of pooled buffers) → PipeWriter, many frames per
+//                   flush: frames sent while the socket is full or another frame is being
+//                   written, and keepalives. After a retire, the queue is drained, the retire
+//                   marker sent and the send side shut down
+//   receive thread  a thread of its own: recv()/poll() on the socket → one linear buffer →
+//                   Framing.TryRead → pooled buffer → Incoming channel, whose reader (the
+//                   router's switch) runs on this thread. A full Incoming channel blocks it: TCP
+//                   backpressure to the peer (PeerConnection.Receive.cs)
+//   timer           keepalive when nothing was sent for Keepalive; abort when nothing was
+//                   received for DeadPeerTimeout
+// then Routes.ConnectionEndedAsync. Nothing throws; each part ends by recording why.
 //
-// Locking: none on the frame paths. Role, Neighbour and PeerRetired change only inside
-// Routes' gate; the loops read them as volatile snapshots.
+// Why run to completion: a hand-off to a sleeping thread costs ~100 µs on a small VM and used
+// to happen twice per frame here (a pool thread to write, the socket engine waking a pool
+// thread to read); see docs/PERFORMANCE.md, "What would come next", item 1. An idle frame now
+// leaves on the thread that sends it and is delivered by the thread that read it. The queue
+// and write loop remain for the busy case, where batching many frames per flush pays.
+//
+// Locking: none on the frame paths. One flag, _sendOwner, says who writes to the socket: a
+// direct sender for one send() call, or the write loop from before it dequeues until what it
+// dequeued is flushed (a direct sender that leaves a remainder hands the flag to it). A direct
+// sender sends only if the queue is empty once it holds the flag, so frames from one producer
+// never overtake its own queued ones. Role, Neighbour and PeerRetired change only inside
+// Routes' gate; the frame paths read them as volatile snapshots.
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
@@ -53,15 +70,36 @@ internal enum HandshakeOutcome
 /// <summary>The result of <see cref="PeerConnection.HandshakeAsync"/>.</summary>
 internal readonly record struct HandshakeResult(HandshakeOutcome Outcome, Hello Hello, string Detail);
 
-/// <summary>A frame waiting in a connection's send queue; a null buffer is a keepalive.</summary>
-internal readonly record struct OutboundFrame(byte[]? Buffer, int Length);
+/// <summary>
+/// An entry in a connection's send queue: a frame in a pooled buffer, a keepalive
+/// (<see cref="Keepalive"/>) or a wake-up for the write loop (<see cref="Wake"/>).
+/// </summary>
+internal readonly record struct OutboundFrame(byte[]? Buffer, int Length)
+{
+    /// <summary>A zero-length frame: the peer counts it as life and never delivers it.</summary>
+    public static OutboundFrame Keepalive => default;
+
+    /// <summary>Nothing to send: wakes the write loop to send what a direct send left over.</summary>
+    public static OutboundFrame Wake => new(null, -1);
+}
 
 /// <summary>One TCP connection to a peer router. See the comment at the top of this file.</summary>
-internal sealed class PeerConnection
+internal sealed partial class PeerConnection
 {
     // Large frames leave in few writes, yet a busy queue still flushes often enough to keep
     // latency low: the loop flushes when the queue runs dry or this much is buffered.
     private const int FlushThreshold = 256 * 1024;
+
+    // Who writes to the socket (_sendOwner): nobody, a direct sender (for one send() call), or
+    // the write loop (from before it dequeues until what it dequeued is flushed).
+    private const int NobodySending = 0;
+    private const int DirectSending = 1;
+    private const int LoopSending = 2;
+
+    // Whether SendAsync's caller may send directly (_direct, bits): opened once registered,
+    // closed for good by Retire or Abort.
+    private const int DirectOpen = 1;
+    private const int DirectClosed = 2;
 
     private static readonly StreamPipeReaderOptions ReaderOptions =
         new(pool: SegmentPool.Instance, bufferSize: SegmentPool.BlockSize, minimumReadSize: 4 * 1024, leaveOpen: true);
@@ -87,6 +125,15 @@ internal sealed class PeerConnection
     private volatile LinkRole _role;
     private volatile bool _peerRetired;
     private long _roleSince;
+    private int _sendOwner;
+    private int _direct;
+
+    // Header + frame of a direct send, allocated at registration. When the socket takes only
+    // part of it, [_remainderStart, _remainderEnd) is what the write loop still has to send;
+    // both belong to whoever holds _sendOwner.
+    private byte[]? _scratch;
+    private int _remainderStart;
+    private int _remainderEnd;
 
     public PeerConnection(InetRuntime runtime, Socket socket, bool inbound, string remoteEndpoint)
     {
@@ -97,6 +144,11 @@ internal sealed class PeerConnection
         _stream = new NetworkStream(socket, ownsSocket: true);
         _reader = PipeReader.Create(_stream, ReaderOptions);
         _writer = PipeWriter.Create(_stream, WriterOptions);
+
+        // After the stream is made (it refuses a non-blocking socket): from now on the
+        // synchronous Send and Receive of the frame paths return WouldBlock instead of waiting,
+        // and go straight to send()/recv(). The pipes' asynchronous calls are unaffected.
+        socket.Blocking = false;
         _queue = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(runtime.Options.SendQueueFrames)
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -189,8 +241,8 @@ internal sealed class PeerConnection
     }
 
     /// <summary>
-    /// Runs the read loop, write loop and timer until the connection ends, then releases the
-    /// socket and every queued buffer. Never throws.
+    /// Runs the receive thread, write loop and timer until the connection ends, then releases
+    /// the socket and every queued buffer once the thread has ended. Never throws.
     /// </summary>
     public async Task RunAsync()
     {
@@ -201,7 +253,11 @@ internal sealed class PeerConnection
         var options = _runtime.Options;
         var period = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 10, Math.Min(options.Keepalive.Ticks, options.DeadPeerTimeout.Ticks / 2) / 4));
         var timer = time.CreateTimer(static state => ((PeerConnection)state!).OnTick(), this, period, period);
-        var reading = ReadLoopAsync();
+
+        // Cancelling (abort, stop) shuts the socket down, so a receive thread waiting in poll()
+        // for the peer returns at once.
+        var shutdown = _cts.Token.UnsafeRegister(static state => ((PeerConnection)state!).ShutDown(), this);
+        var reading = StartReceiving();
         var writing = WriteLoopAsync();
         try
         {
@@ -225,8 +281,77 @@ internal sealed class PeerConnection
             await timer.DisposeAsync().ConfigureAwait(false);
             Abort(null);
             await Task.WhenAll(reading, writing).ConfigureAwait(false);
+            await shutdown.DisposeAsync().ConfigureAwait(false);
             Release();
         }
+    }
+
+    /// <summary>
+    /// Sends a frame on the caller's thread when nobody else is writing to the socket and the
+    /// send queue is empty: copies header and frame into the scratch buffer and makes one
+    /// non-blocking send. What the socket does not take is left to the write loop, which sends
+    /// it before anything queued later. Returns false, having sent nothing, when the frame must
+    /// be queued instead (busy, not registered, retired, closed). Allocates nothing.
+    /// </summary>
+    /// <param name="frame">1 to <see cref="MaxSendFrame"/> bytes.</param>
+    public bool TrySend(ReadOnlySpan<byte> frame)
+    {
+        if (Volatile.Read(ref _direct) != DirectOpen
+            || Interlocked.CompareExchange(ref _sendOwner, DirectSending, NobodySending) != NobodySending)
+        {
+            return false;
+        }
+
+        // Checked again now that nobody else can write: a Retire or Abort that came first is
+        // obeyed, and a frame queued earlier (perhaps by the same producer) goes first.
+        if (Volatile.Read(ref _direct) != DirectOpen || _queue.Reader.Count != 0)
+        {
+            Volatile.Write(ref _sendOwner, NobodySending);
+            return false;
+        }
+
+        var scratch = _scratch!;
+        var total = Framing.HeaderSize + frame.Length;
+        Framing.WriteHeader(scratch, (uint)frame.Length);
+        frame.CopyTo(scratch.AsSpan(Framing.HeaderSize));
+        int sent;
+        SocketError error;
+        try
+        {
+            sent = _socket.Send(scratch.AsSpan(0, total), SocketFlags.None, out error);
+        }
+        catch (ObjectDisposedException)
+        {
+            sent = 0;
+            error = SocketError.OperationAborted;
+        }
+
+        if (error is SocketError.Success or SocketError.WouldBlock)
+        {
+            if (sent > 0)
+            {
+                Volatile.Write(ref _lastSent, _runtime.Time.GetTimestamp());
+            }
+
+            if (sent == total)
+            {
+                Volatile.Write(ref _sendOwner, NobodySending);
+                return true;
+            }
+
+            // The socket is full: the write loop takes over the flag and the rest. When the
+            // queue is too full to take the wake-up, the loop is awake anyway, and it always
+            // sends a remainder before dequeuing; when the queue is closed, so is the link.
+            _remainderStart = sent;
+            _remainderEnd = total;
+            Volatile.Write(ref _sendOwner, LoopSending);
+            _queue.Writer.TryWrite(OutboundFrame.Wake);
+            return true;
+        }
+
+        Volatile.Write(ref _sendOwner, NobodySending);
+        Abort(error == SocketError.OperationAborted || _cts.IsCancellationRequested ? null : new SocketException((int)error).Message);
+        return false;
     }
 
     /// <summary>Queues a frame without waiting; false when the queue is full or closed.</summary>
@@ -243,6 +368,7 @@ internal sealed class PeerConnection
             SetCloseReason(reason);
         }
 
+        Interlocked.Or(ref _direct, DirectClosed);
         _queue.Writer.TryComplete();
         try
         {
@@ -254,11 +380,13 @@ internal sealed class PeerConnection
         }
     }
 
-    /// <summary>Joins a neighbour. Called inside Routes' gate.</summary>
+    /// <summary>Joins a neighbour and opens the direct send path. Called inside Routes' gate.</summary>
     public void Attach(Neighbour neighbour, LinkRole role)
     {
         Neighbour = neighbour;
         SetRole(role);
+        _scratch ??= GC.AllocateUninitializedArray<byte>(Framing.HeaderSize + MaxSendFrame);
+        Interlocked.Or(ref _direct, DirectOpen);
     }
 
     /// <summary>Changes the role. Called inside Routes' gate.</summary>
@@ -275,6 +403,7 @@ internal sealed class PeerConnection
     public void Retire()
     {
         SetRole(LinkRole.Retiring);
+        Interlocked.Or(ref _direct, DirectClosed);
         _retireRequested.TrySetResult();
         _queue.Writer.TryComplete();
     }
@@ -327,94 +456,6 @@ internal sealed class PeerConnection
         }
     }
 
-    private async Task ReadLoopAsync()
-    {
-        var token = _cts.Token;
-        var maxFrameSize = _runtime.Options.MaxFrameSize;
-        var incoming = _runtime.Incoming;
-        var time = _runtime.Time;
-        try
-        {
-            while (true)
-            {
-                var result = await _reader.ReadAsync(token).ConfigureAwait(false);
-                var buffer = result.Buffer;
-                if (!buffer.IsEmpty)
-                {
-                    Volatile.Write(ref _lastReceived, time.GetTimestamp());
-                }
-
-                FrameStatus status;
-                while ((status = Framing.TryRead(ref buffer, maxFrameSize, out var payload, out var length)) != FrameStatus.Incomplete)
-                {
-                    if (status == FrameStatus.Frame)
-                    {
-                        var neighbour = Neighbour!;
-                        if (!neighbour.IsLive)
-                        {
-                            // A straggler on a retiring connection after its neighbour went
-                            // down: delivering it would follow the Down event.
-                            continue;
-                        }
-
-                        var size = (int)length;
-                        var bytes = FrameBuffers.Rent(size);
-                        payload.CopyTo(bytes);
-                        var frame = new InboundFrame(neighbour.Id, bytes, size);
-                        if (!incoming.TryWrite(frame))
-                        {
-                            try
-                            {
-                                await incoming.WriteAsync(frame, token).ConfigureAwait(false);
-                            }
-                            catch
-                            {
-                                FrameBuffers.Return(bytes);
-                                throw;
-                            }
-                        }
-                    }
-                    else if (status == FrameStatus.Retire)
-                    {
-                        await _runtime.Routes.PeerRetiredAsync(this).ConfigureAwait(false);
-                    }
-                    else if (status == FrameStatus.TooLarge)
-                    {
-                        _runtime.Counters.CountFrameTooLarge();
-                        Log.FrameTooLarge(_runtime.Logger, RemoteEndpoint, length, maxFrameSize);
-                        SetCloseReason($"the peer sent a {length}-byte frame, above the maximum of {maxFrameSize}");
-                        return;
-                    }
-                }
-
-                _reader.AdvanceTo(buffer.Start, buffer.End);
-                if (result.IsCompleted)
-                {
-                    SetCloseReason("the peer closed the connection");
-                    _peerClosed = true;
-                    return;
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Aborted: the reason was recorded by whoever aborted.
-        }
-        catch (ChannelClosedException)
-        {
-            SetCloseReason("the netmod is stopping");
-        }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
-        {
-            SetCloseReason(e.Message);
-        }
-        catch (Exception e)
-        {
-            Log.LoopFault(_runtime.Logger, "inet read loop", e);
-            SetCloseReason(e.Message);
-        }
-    }
-
     private async Task WriteLoopAsync()
     {
         var token = _cts.Token;
@@ -424,22 +465,31 @@ internal sealed class PeerConnection
         {
             while (await queue.WaitToReadAsync(token).ConfigureAwait(false))
             {
+                TakeSendSide();
+                if (_remainderEnd != 0)
+                {
+                    await SendRemainderAsync(token).ConfigureAwait(false);
+                }
+
                 while (queue.TryRead(out var item))
                 {
                     if (item.Buffer is null)
                     {
-                        Framing.WriteHeader(_writer.GetSpan(Framing.HeaderSize), 0);
-                        _writer.Advance(Framing.HeaderSize);
-                        Volatile.Write(ref _keepaliveQueued, 0);
-                    }
-                    else
-                    {
-                        Framing.WriteHeader(_writer.GetSpan(Framing.HeaderSize), (uint)item.Length);
-                        _writer.Advance(Framing.HeaderSize);
-                        _writer.Write(item.Buffer.AsSpan(0, item.Length));
-                        FrameBuffers.Return(item.Buffer);
+                        if (item.Length == 0)
+                        {
+                            Framing.WriteHeader(_writer.GetSpan(Framing.HeaderSize), 0);
+                            _writer.Advance(Framing.HeaderSize);
+                            Volatile.Write(ref _keepaliveQueued, 0);
+                        }
+
+                        // Otherwise a wake-up: the remainder it announced went first.
+                        continue;
                     }
 
+                    Framing.WriteHeader(_writer.GetSpan(Framing.HeaderSize), (uint)item.Length);
+                    _writer.Advance(Framing.HeaderSize);
+                    _writer.Write(item.Buffer.AsSpan(0, item.Length));
+                    FrameBuffers.Return(item.Buffer);
                     if (_writer.UnflushedBytes >= FlushThreshold)
                     {
                         await _writer.FlushAsync(token).ConfigureAwait(false);
@@ -447,12 +497,26 @@ internal sealed class PeerConnection
                     }
                 }
 
-                await _writer.FlushAsync(token).ConfigureAwait(false);
-                Volatile.Write(ref _lastSent, time.GetTimestamp());
+                if (_writer.UnflushedBytes > 0)
+                {
+                    await _writer.FlushAsync(token).ConfigureAwait(false);
+                    Volatile.Write(ref _lastSent, time.GetTimestamp());
+                }
+
+                Volatile.Write(ref _sendOwner, NobodySending);
             }
 
             if (_retireRequested.Task.IsCompleted && !token.IsCancellationRequested)
             {
+                // Held for good: nothing may follow the marker. A direct send still under way
+                // when the retire came finishes first (TakeSendSide waits for it), and its
+                // remainder goes before the marker.
+                TakeSendSide();
+                if (_remainderEnd != 0)
+                {
+                    await SendRemainderAsync(token).ConfigureAwait(false);
+                }
+
                 Framing.WriteHeader(_writer.GetSpan(Framing.HeaderSize), Framing.RetireMarker);
                 _writer.Advance(Framing.HeaderSize);
                 await _writer.FlushAsync(token).ConfigureAwait(false);
@@ -466,7 +530,10 @@ internal sealed class PeerConnection
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
         {
-            SetCloseReason(e.Message);
+            if (!token.IsCancellationRequested)
+            {
+                SetCloseReason(e.Message);
+            }
         }
         catch (Exception e)
         {
@@ -479,6 +546,42 @@ internal sealed class PeerConnection
             {
                 Abort(null);
             }
+        }
+    }
+
+    /// <summary>
+    /// Makes the write loop the one writer to the socket. A direct sender holds the flag for one
+    /// non-blocking send() only, so this spins for microseconds at most; a direct sender that
+    /// left a remainder has already handed the flag over.
+    /// </summary>
+    private void TakeSendSide()
+    {
+        var spinner = default(SpinWait);
+        while (Interlocked.CompareExchange(ref _sendOwner, LoopSending, NobodySending) == DirectSending)
+        {
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    /// <summary>Sends what a direct send left in the scratch buffer, waiting for the socket to take it.</summary>
+    private async ValueTask SendRemainderAsync(CancellationToken token)
+    {
+        await _stream.WriteAsync(_scratch.AsMemory(_remainderStart, _remainderEnd - _remainderStart), token).ConfigureAwait(false);
+        _remainderStart = 0;
+        _remainderEnd = 0;
+        Volatile.Write(ref _lastSent, _runtime.Time.GetTimestamp());
+    }
+
+    /// <summary>Shuts both directions down, so a receive thread in poll() wakes up. Safe at any time.</summary>
+    private void ShutDown()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Not connected any more, or released: nothing to wake.
         }
     }
 
@@ -505,7 +608,7 @@ internal sealed class PeerConnection
 
             if (time.GetElapsedTime(Volatile.Read(ref _lastSent), now) >= options.Keepalive
                 && Interlocked.Exchange(ref _keepaliveQueued, 1) == 0
-                && !_queue.Writer.TryWrite(default))
+                && !_queue.Writer.TryWrite(OutboundFrame.Keepalive))
             {
                 // Queue full (the writer is busy anyway) or closed: try again next tick.
                 Volatile.Write(ref _keepaliveQueued, 0);
