@@ -569,10 +569,13 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
             }
 
             _discovery?.Dispose();
+            // With the sockets closed the loops end at once; they are waited for even when the
+            // caller's token is cancelled (only the deadline bounds this), because only after the
+            // control loop has finished can every live neighbour be reported down.
             Task[] loops = [_controlLoop, .. _receiveLoops];
             try
             {
-                await Task.WhenAll(loops).WaitAsync(linked.Token).ConfigureAwait(false);
+                await Task.WhenAll(loops).WaitAsync(deadline.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

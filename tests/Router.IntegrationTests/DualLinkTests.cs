@@ -28,7 +28,7 @@ public sealed class DualLinkTests : IAsyncLifetime
         table inet faults {
           chain input {
             type filter hook input priority 0; policy accept;
-            udp dport { {{UdpA}}, {{UdpB}} } numgen random mod 100 < 40 drop
+            udp dport { {{UdpA}}, {{UdpB}} } numgen random mod 100 < 60 drop
           }
         }
         """;
@@ -92,7 +92,9 @@ public sealed class DualLinkTests : IAsyncLifetime
         await WaitForNetmodAsync(a, addressB, "udp");
         await PingAsync(a, addressB);
 
-        // inet comes up, udp loses 40 % of its packets: the route moves to inet, both ways.
+        // inet comes up, udp loses 60 % of its packets: the route moves to inet, both ways. (At
+        // 40 % the loss factor of udp's cost, counted over 16 hellos, was at times small enough
+        // that inet's round-trip time on a machine loaded by parallel test runs outweighed it.)
         await _ns!.SetFirewallAsync(LossyUdp);
         await WaitForNetmodAsync(a, addressB, "inet");
         await WaitForNetmodAsync(b, addressA, "inet");
