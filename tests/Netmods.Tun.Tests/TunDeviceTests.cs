@@ -137,13 +137,7 @@ public sealed class TunDeviceTests
         const int Datagrams = 3000;
 
         // More than the incoming channel holds (1024), fewer than the device queues (10000).
-        var (code, output) = await ns.ExecAsync(ProcessTimeout, "python3", "-c", $$"""
-            import socket
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            for i in range({{Datagrams}}):
-                s.sendto(i.to_bytes(4, "big") * 25, ("10.66.1.2", 9999))
-            """);
-        Assert.True(code == 0, output);
+        await SendNumberedDatagramsAsync(ns, Datagrams);
 
         // The reader fills the channel, waits for room with one more packet in hand and has
         // read the one after (to tell whether more follow); it drops nothing.
@@ -172,13 +166,7 @@ public sealed class TunDeviceTests
 
         // Sent while nobody reads the channel: once it is full the rest wait in the device, so
         // the reader finds each of them with another behind it, except the last.
-        var (code, output) = await ns.ExecAsync(ProcessTimeout, "python3", "-c", $$"""
-            import socket
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            for i in range({{Datagrams}}):
-                s.sendto(i.to_bytes(4, "big") * 25, ("10.66.1.2", 9999))
-            """);
-        Assert.True(code == 0, output);
+        await SendNumberedDatagramsAsync(ns, Datagrams);
         await Eventually.TrueAsync(() => node.Netmod.Counters.IncomingFullWaits > 0, "the reader waits for room", TunNode.Timeout);
 
         var marked = new bool[Datagrams];
@@ -204,7 +192,7 @@ public sealed class TunDeviceTests
         Assert.All(marked[1100..^1], Assert.True);
         Assert.False(marked[^1], "the last packet of the burst must go out at once");
 
-        (code, output) = await ns.ExecAsync(ProcessTimeout, "python3", "-c", """
+        var (code, output) = await ns.ExecAsync(ProcessTimeout, "python3", "-c", """
             import socket
             socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"idle" * 25, ("10.66.1.2", 9999))
             """);
@@ -512,5 +500,17 @@ public sealed class TunDeviceTests
             .Select(r => r.GetProperty("dst").GetString()!)
             .Order(StringComparer.Ordinal)
             .ToList();
+    }
+
+    /// <summary>Sends <paramref name="count"/> UDP datagrams of 100 bytes (the index, 4 bytes big-endian, repeated) into the device of 10.66.1.0/24.</summary>
+    private static async Task SendNumberedDatagramsAsync(NetworkNamespace ns, int count)
+    {
+        var (code, output) = await ns.ExecAsync(ProcessTimeout, "python3", "-c", $$"""
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for i in range({{count}}):
+                s.sendto(i.to_bytes(4, "big") * 25, ("10.66.1.2", 9999))
+            """);
+        Assert.True(code == 0, output);
     }
 }
