@@ -37,7 +37,7 @@ internal sealed class Discovery : IDisposable
         _logger = logger;
     }
 
-    /// <summary>The discovery socket; its receive loop hands beacons to the control loop.</summary>
+    /// <summary>The discovery socket; its receive thread hands beacons to the control loop.</summary>
     public LinkSocket Socket { get; }
 
     /// <summary>

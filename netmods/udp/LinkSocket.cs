@@ -6,8 +6,14 @@ namespace Router.Netmods.Udp;
 
 /// <summary>
 /// One bound UDP socket: a link socket from a <c>Listen</c> entry, or the discovery socket.
-/// Its receive loop is the only reader; any thread may send on it.
+/// Its receive thread is the only reader; any thread may send on it.
 /// </summary>
+/// <remarks>
+/// Non-blocking from the moment it is bound, and only ever used with synchronous calls
+/// (sendto, recvfrom, poll): the runtime then never registers it with its socket engine, whose
+/// epoll thread would otherwise wake, and wake a pool thread, for every datagram
+/// (UdpEndpoint.cs, top comment).
+/// </remarks>
 internal sealed class LinkSocket : IDisposable
 {
     // Linux SOL_SOCKET options that set a buffer past net.core.{r,w}mem_max; they need
@@ -19,7 +25,7 @@ internal sealed class LinkSocket : IDisposable
     private static readonly IPEndPoint AnyV4 = new(IPAddress.Any, 0);
     private static readonly IPEndPoint AnyV6 = new(IPAddress.IPv6Any, 0);
 
-    // Written by the receive loop around each delivery, read by Links before a Down event
+    // Written by the receive thread around each delivery, read by Links before a Down event
     // (see UdpEndpoint.Deliver); Interlocked.Exchange on it is the full fence that needs.
     private Neighbour? _delivering;
 
@@ -71,6 +77,9 @@ internal sealed class LinkSocket : IDisposable
         var socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
+            // Sends never wait (a full buffer is a lost datagram) and the receive thread waits
+            // in poll(), not in a blocking recvfrom() (see the remarks above).
+            socket.Blocking = false;
             if (endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.Address.Equals(IPAddress.IPv6Any))
             {
                 socket.DualMode = true;
@@ -129,7 +138,7 @@ internal sealed class LinkSocket : IDisposable
 
     public void LeaveDelivery() => Volatile.Write(ref _delivering, null);
 
-    /// <summary>Whether the receive loop is delivering a frame from <paramref name="neighbour"/> right now.</summary>
+    /// <summary>Whether the receive thread is delivering a frame from <paramref name="neighbour"/> right now.</summary>
     public bool IsDelivering(Neighbour neighbour) => ReferenceEquals(Volatile.Read(ref _delivering), neighbour);
 
     public override string ToString() => Format(LocalEndPoint);
@@ -157,7 +166,7 @@ internal sealed class LinkSocket : IDisposable
         }
     }
 
-    /// <summary>A copy that stays valid after the receive loop reuses its address buffer.</summary>
+    /// <summary>A copy that stays valid after the receive thread reuses its address buffer.</summary>
     public static SocketAddress Clone(SocketAddress address)
     {
         var copy = new SocketAddress(address.Family, address.Size);

@@ -2,7 +2,7 @@
 // peer, and is the only writer of the LinkTable the frame paths read.
 //
 // It handles, one message at a time:
-//   hello / hello-ack   from a receive loop (parsed, address copied): create or refresh the
+//   hello / hello-ack   from a receive thread (parsed, address copied): create or refresh the
 //                       neighbour and path, answer a hello with a hello-ack
 //   beacon              from the discovery socket: hello a router we do not know yet
 //   stranger            a data or keepalive datagram from no neighbour's path: hello it (rate
@@ -15,12 +15,12 @@
 //
 // Ordering rules that the SDK contract needs: a new neighbour is published in the table, then
 // its Up event is written, then it is marked announced — sends work as soon as Up is read, and
-// the receive loops deliver none of its frames before that mark, so no frame precedes Up. Its
-// Down event is written after the table without it is published and after no receive loop is
+// the receive threads deliver none of its frames before that mark, so no frame precedes Up. Its
+// Down event is written after the table without it is published and after no receive thread is
 // still delivering one of its frames (Neighbour.MarkGone + LinkSocket.IsDelivering), so no
 // frame follows Down.
 //
-// Limits against hostile hosts (README.md, "Limits against hostile hosts"): the receive loops
+// Limits against hostile hosts (README.md, "Limits against hostile hosts"): the receive threads
 // ask TryTakeHandshakeToken / TryTakeStrangerToken (per source address) before posting
 // anything here, and OnHelloAsync admits a path that no configured peer accounts for only
 // while MaxInboundPaths and MaxInboundPathsPerAddress allow; such paths are counted in
@@ -67,7 +67,7 @@ internal sealed class Links
     /// <summary>How often a DNS name is looked up again.</summary>
     public static readonly TimeSpan ResolveInterval = TimeSpan.FromSeconds(30);
 
-    // Control datagrams wait here; past this the receive loops drop them (counted) rather than
+    // Control datagrams wait here; past this the receive threads drop them (counted) rather than
     // block. A hello lost this way is retried by its sender like one lost on the wire.
     private const int ControlCapacity = 1024;
 
@@ -165,7 +165,7 @@ internal sealed class Links
 
     /// <summary>
     /// Whether a datagram from a stranger may be answered with a hello now: its source is
-    /// under its own limit and all strangers together under theirs. The receive loops ask
+    /// under its own limit and all strangers together under theirs. The receive threads ask
     /// before copying its address, so a flood of strangers costs no allocation.
     /// </summary>
     public bool TryTakeStrangerToken(SocketAddress from) =>
@@ -174,7 +174,7 @@ internal sealed class Links
     /// <summary>
     /// Whether a hello, hello-ack or beacon from <paramref name="from"/> may go to the control
     /// loop: its source address is under <see cref="UdpOptions.HandshakeRatePerAddress"/>.
-    /// Asked by the receive loops before copying the address; allocates nothing.
+    /// Asked by the receive threads before copying the address; allocates nothing.
     /// </summary>
     public bool TryTakeHandshakeToken(SocketAddress from) => _handshakesBySource.TryTake(SourceKey.From(from));
 
@@ -340,7 +340,7 @@ internal sealed class Links
 
     /// <summary>
     /// Reports every live neighbour down and publishes an empty table. Call once, after the
-    /// control and receive loops have ended. Waits for event space until <see cref="AbandonEvents"/>.
+    /// control loop and the receive threads have ended. Waits for event space until <see cref="AbandonEvents"/>.
     /// </summary>
     public async Task CloseAsync()
     {
@@ -964,7 +964,7 @@ internal sealed class Links
     {
         neighbour.MarkGone();
 
-        // Pairs with the fence in LinkSocket.EnterDelivery: after this, a receive loop either
+        // Pairs with the fence in LinkSocket.EnterDelivery: after this, a receive thread either
         // sees the neighbour gone, or is seen here still delivering and is waited for.
         Interlocked.MemoryBarrier();
         foreach (var socket in _sockets)
@@ -1095,6 +1095,11 @@ internal sealed class Links
         try
         {
             socket.Socket.SendTo(datagram, SocketFlags.None, to);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
+        {
+            // The socket is non-blocking and its send buffer is full: lost, like any datagram.
+            _counters.CountSendBufferFull();
         }
         catch (SocketException e)
         {

@@ -9,7 +9,6 @@
 // locks through LinkTable, an immutable snapshot replaced whole on every change.
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using Router.Sdk;
 
 namespace Router.Netmods.Udp;
@@ -79,82 +78,40 @@ internal sealed class Neighbour
     public void MarkGone() => _gone = true;
 
     /// <summary>
-    /// Sends one frame as a data datagram on the first path. Copies the frame once, behind the
-    /// type byte, into a pooled buffer that goes back to the pool when the kernel has taken the
-    /// datagram — at once in the common case, so the result is synchronous and nothing is
-    /// allocated. A failed send is a lost datagram, as on any UDP link: counted, reported Sent.
+    /// Sends one frame as a data datagram on the first path, on the caller's thread: copies it
+    /// once, behind the type byte, into a pooled buffer, hands that to the kernel with one
+    /// non-blocking sendto() and returns the buffer at once; nothing is allocated. A datagram the
+    /// kernel refuses — an error, or a full socket buffer (WouldBlock) — is a lost datagram, as
+    /// on any UDP link: counted, reported Sent. No asynchronous socket call, so the runtime's
+    /// socket engine never takes this socket (UdpEndpoint.cs, top comment).
     /// </summary>
-    public ValueTask<SendResult> SendAsync(ReadOnlyMemory<byte> frame, UdpCounters counters, CancellationToken cancellationToken)
+    public SendResult Send(ReadOnlySpan<byte> frame, UdpCounters counters)
     {
         if (frame.Length > _maxSendFrame)
         {
-            return new ValueTask<SendResult>(SendResult.TooLarge);
+            return SendResult.TooLarge;
         }
 
         if (frame.IsEmpty)
         {
             // No datagram carries an empty frame (README.md); there is nothing to deliver.
-            return new ValueTask<SendResult>(SendResult.Sent);
+            return SendResult.Sent;
         }
 
         var path = _paths[0];
         var length = frame.Length + Wire.DataHeaderSize;
         var buffer = FrameBuffers.Rent(length);
-        buffer[0] = (byte)DatagramType.Data;
-        frame.Span.CopyTo(buffer.AsSpan(Wire.DataHeaderSize));
-        path.MarkSent();
-        ValueTask<int> pending;
         try
         {
-            pending = path.Socket.Socket.SendToAsync(buffer.AsMemory(0, length), SocketFlags.None, path.Remote, cancellationToken);
-        }
-        catch (ObjectDisposedException)
-        {
-            FrameBuffers.Return(buffer);
-            return new ValueTask<SendResult>(SendResult.Stopped);
-        }
-        catch
-        {
-            FrameBuffers.Return(buffer);
-            throw;
-        }
-
-        if (pending.IsCompleted)
-        {
-            return new ValueTask<SendResult>(Finish(pending, buffer, counters));
-        }
-
-        return FinishAsync(pending, buffer, counters);
-    }
-
-    private static SendResult Finish(ValueTask<int> completed, byte[] buffer, UdpCounters counters)
-    {
-        try
-        {
-            completed.GetAwaiter().GetResult();
+            buffer[0] = (byte)DatagramType.Data;
+            frame.CopyTo(buffer.AsSpan(Wire.DataHeaderSize));
+            path.MarkSent();
+            path.Socket.Socket.SendTo(buffer.AsSpan(0, length), SocketFlags.None, path.Remote);
             return SendResult.Sent;
         }
-        catch (SocketException)
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
         {
-            counters.CountSendError();
-            return SendResult.Sent;
-        }
-        catch (ObjectDisposedException)
-        {
-            return SendResult.Stopped;
-        }
-        finally
-        {
-            FrameBuffers.Return(buffer);
-        }
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<SendResult> FinishAsync(ValueTask<int> pending, byte[] buffer, UdpCounters counters)
-    {
-        try
-        {
-            await pending.ConfigureAwait(false);
+            counters.CountSendBufferFull();
             return SendResult.Sent;
         }
         catch (SocketException)
@@ -275,7 +232,7 @@ internal sealed class LinkTable
 
     /// <summary>
     /// Per link socket: remote socket address → path. <see cref="SocketAddress"/> hashes and
-    /// compares its bytes, so the receive loop looks up with the one instance it reuses for
+    /// compares its bytes, so the receive thread looks up with the one instance it reuses for
     /// every datagram and allocates nothing.
     /// </summary>
     public Dictionary<SocketAddress, LinkPath>[] ByEndpoint { get; }

@@ -51,7 +51,7 @@ internal sealed class RateLimit
 /// <summary>
 /// The IP address a datagram came from, without its port: the unit the per-source limits
 /// count. IPv4 is held as its v4-mapped IPv6 form, so one host reaching an IPv4 socket and a
-/// dual-stack socket is one source. Read straight from the receive loop's
+/// dual-stack socket is one source. Read straight from the receive thread's
 /// <see cref="SocketAddress"/>, allocating nothing.
 /// </summary>
 internal readonly record struct SourceKey(ulong High, ulong Low)

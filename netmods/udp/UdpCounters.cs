@@ -17,6 +17,7 @@ internal sealed class UdpCounters
     private long _control;
     private long _controlQueueFull;
     private long _sendErrors;
+    private long _sendBufferFull;
     private long _receiveErrors;
     private long _handshakesRateLimited;
     private long _strangersNotAnswered;
@@ -49,6 +50,9 @@ internal sealed class UdpCounters
 
     /// <summary>Sends the kernel refused (no route, interface gone).</summary>
     public long SendErrors => Volatile.Read(ref _sendErrors);
+
+    /// <summary>Datagrams the kernel did not take at once because the socket's send buffer was full (WouldBlock on the non-blocking socket); lost, like any UDP datagram.</summary>
+    public long SendBufferFull => Volatile.Read(ref _sendBufferFull);
 
     /// <summary>Receive calls that failed with a socket error.</summary>
     public long ReceiveErrors => Volatile.Read(ref _receiveErrors);
@@ -83,6 +87,8 @@ internal sealed class UdpCounters
 
     public void CountSendError() => Interlocked.Increment(ref _sendErrors);
 
+    public void CountSendBufferFull() => Interlocked.Increment(ref _sendBufferFull);
+
     public void CountReceiveError() => Interlocked.Increment(ref _receiveErrors);
 
     public void CountHandshakeRateLimited() => Interlocked.Increment(ref _handshakesRateLimited);
@@ -105,6 +111,7 @@ internal sealed class UdpCounters
         new("control", Control),
         new("controlQueueFull", ControlQueueFull),
         new("sendErrors", SendErrors),
+        new("sendBufferFull", SendBufferFull),
         new("receiveErrors", ReceiveErrors),
         new("handshakesRateLimited", HandshakesRateLimited),
         new("strangersNotAnswered", StrangersNotAnswered),

@@ -1,22 +1,32 @@
-// The udp netmod's frame paths.
+// The udp netmod's frame paths. Both run to completion on the thread that has the datagram:
+// on this VM each wake-up of a sleeping thread costs about 100 µs, more than everything the
+// router does with a frame (docs/PERFORMANCE.md), so a frame crosses no thread it can avoid.
 //
-// Receive: one loop per socket, each reusing one 64 KiB buffer and one SocketAddress:
-//   ReceiveFromAsync → type byte →
+// Receive: one thread per socket ("udp rx <socket>", background, 1 MiB stack because the
+// router's switch runs on it), reusing one 64 KiB buffer and one SocketAddress:
+//   recvfrom() (Socket.ReceiveFrom on the non-blocking socket; when nothing is queued, first
+//   poll() on it, up to PollMicroseconds) → type byte →
 //     data        LinkTable lookup by (socket, SocketAddress) → rent a frame buffer, copy the
-//                 frame out → Incoming (TryWrite: a full channel drops and counts, like a full
-//                 router queue; the loop never waits for the router)
+//                 frame out → Incoming.TryWrite, which runs the reader waiting there (the
+//                 router's switch) on this thread; a full channel drops and counts, like a full
+//                 router queue; the thread never waits for the router
 //     keepalive   mark the path heard
 //     hello, ack, beacon   parse, check the source address's rate limit, copy the address,
 //                 post to the control loop (Links)
 //     anything else, or data from no neighbour   count and drop
-// Send: SendAsync → LinkTable lookup by NeighbourId → Neighbour.SendAsync, which copies the
-//   frame behind the type byte into a pooled buffer and calls SendToAsync with the path's
-//   cached SocketAddress; the kernel takes the datagram at once in the common case.
+// Send: SendAsync → LinkTable lookup by NeighbourId → Neighbour.Send on the caller's thread,
+//   which copies the frame behind the type byte into a pooled buffer, calls sendto()
+//   (Socket.SendTo, non-blocking) with the path's cached SocketAddress and returns the buffer;
+//   a full socket buffer is a lost datagram, counted (sendBufferFull).
 //
-// No lock on either path. The loops read the LinkTable snapshot that Links replaces whole.
+// No asynchronous call is ever made on these sockets (nor on the discovery socket): the first
+// one would register the socket with the runtime's socket engine, whose epoll thread then wakes,
+// and wakes a pool thread, for every datagram — the hand-offs these threads exist to avoid.
+// Stopping closes the sockets, which ends a poll() at once; the poll timeout bounds it anyway.
+//
+// No lock on either path. The threads read the LinkTable snapshot that Links replaces whole.
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Router.Sdk;
@@ -40,7 +50,15 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
     // ever truncated and an oversized one is seen whole, counted and dropped.
     private const int ReceiveBufferBytes = 65_536;
 
-    // After this many socket errors in a row a receive loop pauses briefly, so a socket that
+    // How long a receive thread waits in poll() before it looks at the stopping token again.
+    // Closing the socket ends the wait at once; this only bounds it.
+    private const int PollMicroseconds = 500_000;
+
+    // The router's switch runs on the receive threads; 1 MiB of address space leaves it room
+    // (only the pages used are committed).
+    private const int ReceiveStackSize = 1024 * 1024;
+
+    // After this many socket errors in a row a receive thread pauses briefly, so a socket that
     // fails persistently cannot spin a core.
     private const int ErrorsBeforePause = 10;
     private static readonly TimeSpan ErrorPause = TimeSpan.FromMilliseconds(100);
@@ -54,7 +72,8 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
     private readonly Links _links;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _stateLock = new();
-    private readonly List<Task> _receiveLoops = [];
+    private readonly List<Thread> _receiveThreads = [];
+    private readonly List<Task> _receiveThreadsEnded = [];
     private readonly int _maxFrameSize;
     private readonly LogThrottle _rateLimitLog;
     private volatile EndpointState _state;
@@ -70,7 +89,11 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
         _maxFrameSize = options.MaxFrameSize;
         _logger = context.LoggerFactory.CreateLogger("Router.Netmods.Udp");
         Capabilities = new NetmodCapabilities(UdpFactory.NetmodName, options.MaxFrameSize, BroadcastCapable: false, LinkKind.PointToPoint);
-        _incoming = Channel.CreateBounded<InboundFrame>(new BoundedChannelOptions(IncomingCapacity) { FullMode = BoundedChannelFullMode.Wait });
+        // A reader waiting for frames (the router's switch loop) continues on the receive
+        // thread instead of waking another: one thread hop less per received frame, as in the
+        // inet netmod (docs/PERFORMANCE.md). A switch that has to wait (a full queue
+        // downstream) awaits, handing the thread back; writers only TryWrite, never wait.
+        _incoming = Channel.CreateBounded<InboundFrame>(new BoundedChannelOptions(IncomingCapacity) { FullMode = BoundedChannelFullMode.Wait, AllowSynchronousContinuations = true });
         _events = Channel.CreateBounded<NeighbourEvent>(new BoundedChannelOptions(EventCapacity) { FullMode = BoundedChannelFullMode.Wait });
         _links = new Links(options, context.LocalAddress, context.Time, _logger, _events.Writer, Counters);
         _links.AddPeers(options.Peers);
@@ -101,6 +124,18 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
 
     /// <summary>The discovery socket's address, or null without discovery.</summary>
     internal IPEndPoint? DiscoveryEndpoint => _discovery?.Socket.LocalEndPoint;
+
+    /// <summary>The receive threads started, one per socket (the discovery socket's last).</summary>
+    internal IReadOnlyList<Thread> ReceiveThreads
+    {
+        get
+        {
+            lock (_stateLock)
+            {
+                return [.. _receiveThreads];
+            }
+        }
+    }
 
     /// <summary>Everything counted so far.</summary>
     internal UdpCounters Counters { get; } = new();
@@ -174,12 +209,12 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
             _controlLoop = _links.RunAsync(_sockets, discovery, _stopping.Token);
             foreach (var socket in _sockets)
             {
-                _receiveLoops.Add(ReceiveLoopAsync(socket));
+                _receiveThreadsEnded.Add(StartReceiving(socket));
             }
 
             if (discovery is not null)
             {
-                _receiveLoops.Add(ReceiveLoopAsync(discovery.Socket));
+                _receiveThreadsEnded.Add(StartReceiving(discovery.Socket));
             }
         }
 
@@ -243,9 +278,9 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
             return new ValueTask<SendResult>(SendResult.Stopped);
         }
 
-        return _links.Table.ById.TryGetValue(neighbour, out var target)
-            ? target.SendAsync(frame, Counters, cancellationToken)
-            : new ValueTask<SendResult>(SendResult.NoSuchNeighbour);
+        return new ValueTask<SendResult>(_links.Table.ById.TryGetValue(neighbour, out var target)
+            ? target.Send(frame.Span, Counters)
+            : SendResult.NoSuchNeighbour);
     }
 
     /// <inheritdoc />
@@ -258,20 +293,9 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
 
         var all = _links.Table.All;
         var count = 0;
-        for (var i = 0; i < all.Length; i++)
+        foreach (var neighbour in all)
         {
-            if (all[i].Id == except)
-            {
-                continue;
-            }
-
-            var pending = all[i].SendAsync(frame, Counters, cancellationToken);
-            if (!pending.IsCompletedSuccessfully)
-            {
-                return SendAllSlowAsync(all, i, pending, count, frame, except, cancellationToken);
-            }
-
-            if (pending.Result == SendResult.Sent)
+            if (neighbour.Id != except && neighbour.Send(frame.Span, Counters) == SendResult.Sent)
             {
                 count++;
             }
@@ -298,32 +322,38 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
     /// <inheritdoc />
     public IReadOnlyList<PeerStatus> GetPeers() => _links.GetPeers();
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<int> SendAllSlowAsync(
-        Neighbour[] all, int index, ValueTask<SendResult> pending, int count, ReadOnlyMemory<byte> frame, NeighbourId? except, CancellationToken cancellationToken)
+    /// <summary>Starts the receive thread of one socket (under the state lock). The task completes when the thread has ended; it never faults.</summary>
+    private Task StartReceiving(LinkSocket link)
     {
-        if (await pending.ConfigureAwait(false) == SendResult.Sent)
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
         {
-            count++;
-        }
-
-        for (var i = index + 1; i < all.Length; i++)
-        {
-            if (all[i].Id != except && await all[i].SendAsync(frame, Counters, cancellationToken).ConfigureAwait(false) == SendResult.Sent)
+            var thread = new Thread(() => Receive(link, ended), ReceiveStackSize)
             {
-                count++;
-            }
+                IsBackground = true,
+                Name = $"udp rx {(link.IsDiscovery ? "discovery " : string.Empty)}{link}",
+            };
+            thread.Start();
+            _receiveThreads.Add(thread);
+        }
+        catch (Exception e)
+        {
+            // Out of threads or memory: this socket hears nothing, the others carry on.
+            Log.LoopFault(_logger, $"udp receive on {link}", e);
+            ended.TrySetResult();
         }
 
-        return count;
+        return ended.Task;
     }
 
-    /// <summary>Reads datagrams from one socket until it is closed. Never throws.</summary>
-    private async Task ReceiveLoopAsync(LinkSocket link)
+    /// <summary>
+    /// The receive thread of one socket: reads datagrams until the socket is closed or the
+    /// netmod stops, then completes <paramref name="ended"/>. Never throws.
+    /// </summary>
+    private void Receive(LinkSocket link, TaskCompletionSource ended)
     {
-        await Task.Yield();
+        var socket = link.Socket;
         var buffer = FrameBuffers.Rent(ReceiveBufferBytes);
-        var memory = buffer.AsMemory(0, ReceiveBufferBytes);
 
         // Filled in by every receive: the lookups below hash its bytes, so nothing is allocated.
         var from = new SocketAddress(link.Family, SocketAddress.GetMaximumAddressSize(link.Family));
@@ -335,7 +365,16 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
                 int received;
                 try
                 {
-                    received = await link.Socket.ReceiveFromAsync(memory, SocketFlags.None, from).ConfigureAwait(false);
+                    // Available is the next datagram's size (FIONREAD), 0 when none is queued:
+                    // then wait in poll() rather than let recvfrom() fail with WouldBlock, an
+                    // exception (and an allocation) each time the socket runs dry. An empty
+                    // datagram also reads 0, but poll() returns at once for it.
+                    if (socket.Available == 0 && !socket.Poll(PollMicroseconds, SelectMode.SelectRead))
+                    {
+                        continue;
+                    }
+
+                    received = socket.ReceiveFrom(buffer.AsSpan(0, ReceiveBufferBytes), SocketFlags.None, from);
                     failures = 0;
                 }
                 catch (ObjectDisposedException)
@@ -346,13 +385,18 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
                 {
                     return;
                 }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
+                {
+                    // poll() said readable but the datagram was gone (or was an error report).
+                    continue;
+                }
                 catch (SocketException e)
                 {
                     Counters.CountReceiveError();
                     Log.ReceiveFailed(_logger, link.ToString(), e.Message);
                     if (++failures >= ErrorsBeforePause)
                     {
-                        await Task.Delay(ErrorPause, _context.Time, _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                        _stopping.Token.WaitHandle.WaitOne(ErrorPause);
                     }
 
                     continue;
@@ -366,7 +410,7 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
                 catch (Exception e)
                 {
                     // Nothing a datagram contains reaches here (the parsers do not throw); this
-                    // is for our own bugs, and the loop carries on.
+                    // is for our own bugs, and the thread carries on.
                     Log.LoopFault(_logger, $"udp receive on {link}", e);
                 }
             }
@@ -378,6 +422,7 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
         finally
         {
             FrameBuffers.Return(buffer);
+            ended.TrySetResult();
         }
     }
 
@@ -485,8 +530,10 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
 
     /// <summary>
     /// Hands a frame to the router if its neighbour's Up event is out and its Down event is not.
-    /// The loop says which neighbour it is delivering for (a full fence) before checking, and
-    /// Links waits for that to clear before writing Down, so no frame can follow its Down event.
+    /// The receive thread says which neighbour it is delivering for (a full fence) before
+    /// checking, and Links waits for that to clear before writing Down, so no frame can follow
+    /// its Down event. The router's switch, run by TryWrite on this thread, runs inside that
+    /// window; a Down for the same neighbour waits for it to finish or to await.
     /// </summary>
     private void Deliver(LinkSocket link, Neighbour neighbour, byte[] bytes, int length)
     {
@@ -562,17 +609,17 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
         {
             _stopping.Cancel();
 
-            // Closing the sockets ends the receive loops' pending receives.
+            // Closing the sockets ends the receive threads' waits in poll() at once.
             foreach (var socket in _sockets)
             {
                 socket.Dispose();
             }
 
             _discovery?.Dispose();
-            // With the sockets closed the loops end at once; they are waited for even when the
+            // With the sockets closed the threads end at once; they are waited for even when the
             // caller's token is cancelled (only the deadline bounds this), because only after the
             // control loop has finished can every live neighbour be reported down.
-            Task[] loops = [_controlLoop, .. _receiveLoops];
+            Task[] loops = [_controlLoop, .. _receiveThreadsEnded];
             try
             {
                 await Task.WhenAll(loops).WaitAsync(deadline.Token).ConfigureAwait(false);

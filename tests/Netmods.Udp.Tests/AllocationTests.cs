@@ -8,8 +8,8 @@ public sealed class AllocationCollection;
 
 /// <summary>
 /// The frame paths must not allocate per frame. Alone in its collection, which runs after the
-/// others with nothing beside it, because the count is process-wide: sends and receives run on
-/// thread-pool threads, so a per-thread count would miss them.
+/// others with nothing beside it, because the count is process-wide: receives run on the
+/// netmod's receive threads (and the reader with them), so a per-thread count would miss them.
 /// </summary>
 [Collection(nameof(AllocationTests))]
 public sealed class AllocationTests(ITestOutputHelper output)
