@@ -11,6 +11,9 @@ internal enum ConnectionOutcome
     /// <summary>Connecting or the handshake failed.</summary>
     Failed,
 
+    /// <summary>The TCP connect to one address failed (the dialer tries the next one).</summary>
+    ConnectFailed,
+
     /// <summary>The peer is this router.</summary>
     Self,
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using Router.Sdk;
 
@@ -102,14 +101,5 @@ internal static class Handshake
             RouterAddress.Read(data.Slice(8, RouterAddress.Length)),
             BinaryPrimitives.ReadUInt32BigEndian(data[40..]));
         return hello.Address.IsNone || hello.MaxFrameSize < MinimumFrameSize ? HelloStatus.Invalid : HelloStatus.Valid;
-    }
-
-    /// <summary>As <see cref="TryParse(ReadOnlySpan{byte}, out Hello)"/>, over the first bytes of a pipe buffer.</summary>
-    public static HelloStatus TryParse(in ReadOnlySequence<byte> data, out Hello hello)
-    {
-        Span<byte> head = stackalloc byte[HelloSize];
-        var length = (int)Math.Min(data.Length, HelloSize);
-        data.Slice(0, length).CopyTo(head);
-        return TryParse(head[..length], out hello);
     }
 }

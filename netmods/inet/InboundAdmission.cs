@@ -17,7 +17,7 @@ internal enum Admission
 
 /// <summary>
 /// Counts the inbound connections open now, in total and per remote IP address, so one host
-/// (or many) cannot hold unbounded sockets, pipes and handshake timers. A connection holds its
+/// (or many) cannot hold unbounded sockets and connection threads. A connection holds its
 /// place from accept until it ends, whatever stage it reaches. Thread-safe: several accept
 /// loops admit and every connection releases; one short lock, taken once per accept and once
 /// per close, never on the frame path.

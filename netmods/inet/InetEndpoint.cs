@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -22,6 +23,9 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFe
 {
     private const int EventCapacity = 1024;
     private const int IncomingCapacity = 1024;
+
+    // How long a connecting thread waits in poll() before it looks at the deadline and the token.
+    private const int ConnectPollMicroseconds = 100_000;
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
 
     private readonly NetmodContext _context;
@@ -93,6 +97,9 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFe
 
     /// <summary>Connections open now, in any stage (handshake, active, reserve, retiring).</summary>
     internal int LiveConnections => Volatile.Read(ref _liveConnections);
+
+    /// <summary>Connection threads ("inet rx", "inet tx") not yet ended; for tests.</summary>
+    internal int ConnectionThreads => _runtime.Threads;
 
     /// <summary>The live neighbours.</summary>
     internal RouteSnapshot Links => _routes.Snapshot;
@@ -314,29 +321,78 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFe
     }
 
     /// <summary>
-    /// Runs one connection from handshake to close, for the server (inbound) and the dialers
-    /// (outbound). Takes ownership of <paramref name="socket"/>. Never throws.
+    /// Runs one connection on a thread of its own, from the first byte to the end: [connect to
+    /// <paramref name="connectTo"/>], hello exchange, registration, frames. The socket is owned
+    /// from here on. The task completes with how it ended; it never faults.
     /// </summary>
-    internal async Task<ConnectionResult> RunConnectionAsync(Socket socket, bool inbound, string remote, PeerDialer? dialer)
+    internal Task<ConnectionResult> RunConnectionAsync(
+        Socket socket, bool inbound, string remote, PeerDialer? dialer, IPEndPoint? connectTo = null, CancellationToken connectStopping = default)
     {
+        var done = new TaskCompletionSource<ConnectionResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         Interlocked.Increment(ref _liveConnections);
-        PeerConnection? connection = null;
-        var ran = false;
+        _runtime.ThreadStarting();
         try
         {
+            var thread = new Thread(
+                () =>
+                {
+                    try
+                    {
+                        var result = RunConnection(socket, inbound, remote, dialer, connectTo, connectStopping);
+                        _runtime.ThreadEnded();
+                        done.TrySetResult(result);
+                    }
+                    catch (Exception e)
+                    {
+                        // RunConnection records its faults; nothing is expected here.
+                        _runtime.ThreadEnded();
+                        done.TrySetResult(ConnectionResult.Failed($"{remote}: {e.Message}"));
+                    }
+                },
+                PeerConnection.ThreadStackSize)
+            {
+                IsBackground = true,
+                Name = $"inet rx {remote}",
+            };
+            thread.Start();
+        }
+        catch (Exception e)
+        {
+            _runtime.ThreadEnded();
+            Log.LoopFault(_logger, $"inet connection {remote}", e);
+            if (inbound)
+            {
+                Interlocked.Decrement(ref _pendingHandshakes);
+            }
+
+            socket.Dispose();
+            Interlocked.Decrement(ref _liveConnections);
+            done.TrySetResult(ConnectionResult.Failed($"{remote}: {e.Message}"));
+        }
+
+        return done.Task;
+    }
+
+    /// <summary>The body of a connection's thread (see <see cref="RunConnectionAsync"/>).</summary>
+    private ConnectionResult RunConnection(Socket socket, bool inbound, string remote, PeerDialer? dialer, IPEndPoint? connectTo, CancellationToken connectStopping)
+    {
+        PeerConnection? connection = null;
+        var ran = false;
+        var handshaking = inbound;
+        try
+        {
+            if (connectTo is not null && Connect(socket, connectTo, connectStopping) is { } failed)
+            {
+                return failed;
+            }
+
             socket.NoDelay = true;
             connection = new PeerConnection(_runtime, socket, inbound, remote);
-            HandshakeResult handshake;
-            try
+            var handshake = connection.ExchangeHellos();
+            if (handshaking)
             {
-                handshake = await connection.HandshakeAsync().ConfigureAwait(false);
-            }
-            finally
-            {
-                if (inbound)
-                {
-                    Interlocked.Decrement(ref _pendingHandshakes);
-                }
+                handshaking = false;
+                Interlocked.Decrement(ref _pendingHandshakes);
             }
 
             if (handshake.Outcome != HandshakeOutcome.Valid)
@@ -366,15 +422,16 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFe
                 return new ConnectionResult(ConnectionOutcome.Stopping, connection.RemoteAddress, TimeSpan.Zero, "the peer was removed");
             }
 
-            if (!await _routes.RegisterAsync(connection).ConfigureAwait(false))
+            // Waited for on this thread: it has nothing else to do until the connection is a link.
+            if (!Wait(_routes.RegisterAsync(connection)))
             {
                 return new ConnectionResult(ConnectionOutcome.Stopping, connection.RemoteAddress, TimeSpan.Zero, "the netmod is stopping");
             }
 
             ran = true;
             var started = _context.Time.GetTimestamp();
-            await connection.RunAsync().ConfigureAwait(false);
-            await _routes.ConnectionEndedAsync(connection).ConfigureAwait(false);
+            connection.Run();
+            Wait(_routes.ConnectionEndedAsync(connection));
             Log.ConnectionEnded(_logger, remote, connection.CloseReason);
             return new ConnectionResult(ConnectionOutcome.Linked, connection.RemoteAddress, _context.Time.GetElapsedTime(started), connection.CloseReason);
         }
@@ -385,6 +442,11 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFe
         }
         finally
         {
+            if (handshaking)
+            {
+                Interlocked.Decrement(ref _pendingHandshakes);
+            }
+
             if (!ran)
             {
                 if (connection is null)
@@ -398,6 +460,79 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFe
             }
 
             Interlocked.Decrement(ref _liveConnections);
+        }
+    }
+
+    /// <summary>
+    /// Connects <paramref name="socket"/> without the runtime's socket engine: a non-blocking
+    /// connect(), then poll() for writability in short slices, looking at the deadline and the
+    /// token between them. Null once connected; otherwise why not.
+    /// </summary>
+    private ConnectionResult? Connect(Socket socket, IPEndPoint target, CancellationToken stopping)
+    {
+        var time = _context.Time;
+        var started = time.GetTimestamp();
+        var timeout = _options.HandshakeTimeout;
+        try
+        {
+            socket.Blocking = false;
+            try
+            {
+                socket.Connect(target);
+                return null;
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+            {
+                // Under way: poll() says when it is done.
+            }
+
+            while (true)
+            {
+                if (stopping.IsCancellationRequested)
+                {
+                    return new ConnectionResult(ConnectionOutcome.Stopping, RouterAddress.None, TimeSpan.Zero, "the netmod is stopping");
+                }
+
+                var left = timeout - time.GetElapsedTime(started);
+                if (left <= TimeSpan.Zero)
+                {
+                    return ConnectFailed($"connecting to {target} timed out after {timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s");
+                }
+
+                var ready = socket.Poll((int)Math.Clamp(left.TotalMicroseconds, 1, ConnectPollMicroseconds), SelectMode.SelectWrite);
+                var error = (SocketError)(int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
+                if (error != SocketError.Success)
+                {
+                    return ConnectFailed($"{target}: {new SocketException((int)error).Message}");
+                }
+
+                if (ready)
+                {
+                    return null;
+                }
+            }
+        }
+        catch (SocketException e)
+        {
+            return ConnectFailed($"{target}: {e.Message}");
+        }
+
+        static ConnectionResult ConnectFailed(string detail) => new(ConnectionOutcome.ConnectFailed, RouterAddress.None, TimeSpan.Zero, detail);
+    }
+
+    /// <summary>Waits on a connection's own thread for a Routes call.</summary>
+    private static T Wait<T>(ValueTask<T> pending) => pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+
+    /// <summary>Waits on a connection's own thread for a Routes call.</summary>
+    private static void Wait(ValueTask pending)
+    {
+        if (pending.IsCompletedSuccessfully)
+        {
+            pending.GetAwaiter().GetResult();
+        }
+        else
+        {
+            pending.AsTask().GetAwaiter().GetResult();
         }
     }
 

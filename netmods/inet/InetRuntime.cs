@@ -21,4 +21,16 @@ internal sealed record InetRuntime(
     ChannelWriter<InboundFrame> Incoming,
     Routes Routes,
     InetCounters Counters,
-    CancellationToken Stopping);
+    CancellationToken Stopping)
+{
+    private int _threads;
+
+    /// <summary>Connection threads ("inet rx", "inet tx") started and not yet ended.</summary>
+    public int Threads => Volatile.Read(ref _threads);
+
+    /// <summary>Called just before a connection thread starts.</summary>
+    public void ThreadStarting() => Interlocked.Increment(ref _threads);
+
+    /// <summary>A connection thread's last act (or its start failed).</summary>
+    public void ThreadEnded() => Interlocked.Decrement(ref _threads);
+}

@@ -1,39 +1,42 @@
-// The receive side of a PeerConnection, on a thread of its own (the overview is at the top of
-// PeerConnection.cs):
+// The receive side of a PeerConnection, on the connection's own thread (the overview is at the
+// top of PeerConnection.cs):
 //
 //   recv() into one linear buffer → Framing.TryRead → each frame copied into a buffer from
 //   FrameBuffers → Incoming.TryWrite, which runs the reader waiting there (the router's
 //   switch) on this thread.
 //
 // recv() is non-blocking (the socket is); when it would block, the thread waits in poll() on
-// the socket. Both are plain system calls. A blocking Socket.Receive would not be: on a socket
-// that has seen asynchronous I/O (the handshake's) the runtime emulates it by waiting for its
-// socket engine's thread, the very hand-off this thread exists to avoid.
+// the socket. Both are plain system calls, and no asynchronous call is ever made on the socket,
+// so the runtime's socket engine never hears of it.
 //
 // When Incoming is full the thread waits for room and reads nothing meanwhile: TCP
 // backpressure to the peer, nothing dropped. The buffer holds a whole maximum-size frame and
 // its header; it starts smaller when frames may be large (256 KiB, grown to fit a larger frame
 // only once that frame's bytes fill it) and a partial frame at its end is moved to the front
-// when the room behind it runs short. Bytes the handshake's pipe read beyond the hello start
-// it off.
+// when the room behind it runs short. The handshake read exactly the hello, so frames the peer
+// sent right behind it are still in the socket.
 //
-// Stopping: cancelling the connection's token shuts the socket down (RunAsync), so poll()
-// returns at once; poll() also times out every PollMicroseconds to look at the token, and a
-// wait for room in Incoming is cancelled by it. The thread's last act is to complete the task
-// RunAsync awaits before it releases anything.
+// Stopping: cancelling the connection's token shuts the socket down, so poll() returns at
+// once; poll() also times out every PollMicroseconds to look at the token, and a wait for room
+// in Incoming is cancelled by it.
 using System.Buffers;
 using System.Net.Sockets;
 using Router.Sdk;
 
 namespace Router.Netmods.Inet;
 
-/// <summary>The receive thread of a <see cref="PeerConnection"/>. See the comment at the top of this file.</summary>
+/// <summary>The receive side of a <see cref="PeerConnection"/>. See the comment at the top of this file.</summary>
 internal sealed partial class PeerConnection
 {
+    /// <summary>
+    /// The stack of a connection's own thread. The router's switch, session opening and IP
+    /// interface writes run on it; 1 MiB of address space leaves them room (only the pages
+    /// used are committed).
+    /// </summary>
+    public const int ThreadStackSize = 1024 * 1024;
+
+    // How long a thread waits in poll() before it looks at the token again.
     private const int PollMicroseconds = 500_000;
-    // The router's switch, session opening and IP interface writes run on this thread; 1 MiB of
-    // address space leaves them room (only the pages used are committed).
-    private const int ReceiveStackSize = 1024 * 1024;
 
     // Below this much room behind the data, a partial frame is moved to the front first.
     private const int MinimumReceive = 16 * 1024;
@@ -41,56 +44,15 @@ internal sealed partial class PeerConnection
     // The buffer a connection starts with when frames may be larger (MaxFrameSize above it).
     private const int InitialReceiveBuffer = 256 * 1024;
 
-    /// <summary>Starts the receive thread. The task completes when the thread has ended; it never faults.</summary>
-    private Task StartReceiving()
-    {
-        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        try
-        {
-            var largest = ReceiveBufferLimit(_runtime.Options.MaxFrameSize);
-            var leftover = TakeHandshakeLeftover(Math.Min(largest, InitialReceiveBuffer), out var length);
-            var thread = new Thread(() => Receive(leftover, length, largest, ended), ReceiveStackSize)
-            {
-                IsBackground = true,
-                Name = $"inet rx {RemoteEndpoint}",
-            };
-            thread.Start();
-        }
-        catch (Exception e)
-        {
-            Log.LoopFault(_runtime.Logger, "inet receive thread start", e);
-            SetCloseReason(e.Message);
-            ended.TrySetResult();
-        }
-
-        return ended.Task;
-    }
-
     /// <summary>The largest receive buffer a connection needs: one maximum-size frame with its header, at least 64 KiB.</summary>
     private static int ReceiveBufferLimit(int maxFrameSize) => Math.Max(Framing.HeaderSize + maxFrameSize, 64 * 1024);
 
-    /// <summary>
-    /// A new receive buffer holding whatever the handshake's pipe read past the hello (the
-    /// peer may send frames right behind it, in the same segment).
-    /// </summary>
-    private byte[] TakeHandshakeLeftover(int size, out int length)
+    /// <summary>Reads and delivers frames until the connection ends, recording why it ended.</summary>
+    private void Receive()
     {
-        length = 0;
-        if (!_reader.TryRead(out var result))
-        {
-            return GC.AllocateUninitializedArray<byte>(size);
-        }
-
-        var bytes = result.Buffer;
-        length = (int)bytes.Length;
-        var buffer = GC.AllocateUninitializedArray<byte>(Math.Max(size, length));
-        bytes.CopyTo(buffer);
-        _reader.AdvanceTo(bytes.End);
-        return buffer;
-    }
-
-    private void Receive(byte[] buffer, int end, int largest, TaskCompletionSource ended)
-    {
+        var largest = ReceiveBufferLimit(_runtime.Options.MaxFrameSize);
+        var buffer = GC.AllocateUninitializedArray<byte>(Math.Min(largest, InitialReceiveBuffer));
+        var end = 0;
         var token = _cts.Token;
         var time = _runtime.Time;
         var start = 0;
@@ -183,10 +145,6 @@ internal sealed partial class PeerConnection
         {
             Log.LoopFault(_runtime.Logger, "inet receive thread", e);
             SetCloseReason(e.Message);
-        }
-        finally
-        {
-            ended.TrySetResult();
         }
     }
 

@@ -1,20 +1,25 @@
 // One TCP connection to another router, from the first byte to the close.
 //
-// Stages: HandshakeAsync (both sides send a hello at once, each reads the other's, through a
-// pipe pair over the socket) → Routes.RegisterAsync (the connection joins a neighbour, as its
-// active link or not) → RunAsync, which runs these until the connection ends:
+// Each connection runs on a thread of its own ("inet rx <endpoint>"), started when the socket
+// is accepted or before it is connected, which does, in turn and synchronously: [connect, for
+// a dialled one: non-blocking connect(), then poll() for writability] → Handshake (both sides
+// send a hello at once, each reads the other's: non-blocking send()/recv() and poll() under the
+// handshake deadline) → Routes.RegisterAsync (the connection joins a neighbour, as its active
+// link or not; waited for on this thread) → Run, which runs these until the connection ends:
 //   direct send     SendAsync's caller, on its own thread: header + frame into this
 //                   connection's scratch buffer, then one non-blocking send(). Only when nobody
 //                   else is writing and the send queue is empty; what the socket does not take
-//                   (it is full) is left to the write loop, which sends it before anything else
-//   write loop      send queue (bounded channel of pooled buffers) → PipeWriter, many frames per
-//                   flush: frames sent while the socket is full or another frame is being
-//                   written, and keepalives. After a retire, the queue is drained, the retire
-//                   marker sent and the send side shut down
-//   receive thread  a thread of its own: recv()/poll() on the socket → one linear buffer →
-//                   Framing.TryRead → pooled buffer → Incoming channel, whose reader (the
-//                   router's switch) runs on this thread. A full Incoming channel blocks it: TCP
-//                   backpressure to the peer (PeerConnection.Receive.cs)
+//                   (it is full) is left to the writer, which sends it before anything else
+//   writer thread   "inet tx <endpoint>": send queue (bounded channel of pooled buffers) → one
+//                   256 KiB batch buffer → non-blocking send(), poll() while the socket is
+//                   full: frames sent while the socket is full or another frame is being
+//                   written, and keepalives. It sleeps on the queue when it is empty. After a
+//                   retire, the queue is drained, the retire marker sent and the send side shut
+//                   down
+//   receive         on the connection's thread: recv()/poll() on the socket → one linear
+//                   buffer → Framing.TryRead → pooled buffer → Incoming channel, whose reader
+//                   (the router's switch) runs on this thread. A full Incoming channel blocks
+//                   it: TCP backpressure to the peer (PeerConnection.Receive.cs)
 //   timer           keepalive when nothing was sent for Keepalive; abort when nothing was
 //                   received for DeadPeerTimeout
 // then Routes.ConnectionEndedAsync. Nothing throws; each part ends by recording why.
@@ -23,16 +28,20 @@
 // to happen twice per frame here (a pool thread to write, the socket engine waking a pool
 // thread to read); see docs/PERFORMANCE.md, "What would come next", item 1. An idle frame now
 // leaves on the thread that sends it and is delivered by the thread that read it. The queue
-// and write loop remain for the busy case, where batching many frames per flush pays.
+// and writer remain for the busy case, where batching many frames per send pays.
+//
+// Why no asynchronous socket call, ever (not ConnectAsync, not a stream or pipe): the first one
+// registers the socket with the runtime's socket engine, whose epoll thread from then on wakes,
+// and wakes a pool thread, for every segment that arrives although nobody awaits anything:
+// two hand-offs per segment competing with the receive thread. Every call on a link socket is a
+// plain system call on a thread that may block in poll().
 //
 // Locking: none on the frame paths. One flag, _sendOwner, says who writes to the socket: a
-// direct sender for one send() call, or the write loop from before it dequeues until what it
-// dequeued is flushed (a direct sender that leaves a remainder hands the flag to it). A direct
+// direct sender for one send() call, or the writer from before it dequeues until what it
+// dequeued is sent (a direct sender that leaves a remainder hands the flag to it). A direct
 // sender sends only if the queue is empty once it holds the flag, so frames from one producer
 // never overtake its own queued ones. Role, Neighbour and PeerRetired change only inside
 // Routes' gate; the frame paths read them as volatile snapshots.
-using System.Buffers;
-using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Router.Sdk;
@@ -67,31 +76,38 @@ internal enum HandshakeOutcome
     Stopping,
 }
 
-/// <summary>The result of <see cref="PeerConnection.HandshakeAsync"/>.</summary>
+/// <summary>The result of <see cref="PeerConnection.ExchangeHellos"/>.</summary>
 internal readonly record struct HandshakeResult(HandshakeOutcome Outcome, Hello Hello, string Detail);
 
 /// <summary>
 /// An entry in a connection's send queue: a frame in a pooled buffer, a keepalive
-/// (<see cref="Keepalive"/>) or a wake-up for the write loop (<see cref="Wake"/>).
+/// (<see cref="Keepalive"/>) or a wake-up for the writer (<see cref="Wake"/>).
 /// </summary>
 internal readonly record struct OutboundFrame(byte[]? Buffer, int Length)
 {
     /// <summary>A zero-length frame: the peer counts it as life and never delivers it.</summary>
     public static OutboundFrame Keepalive => default;
 
-    /// <summary>Nothing to send: wakes the write loop to send what a direct send left over.</summary>
+    /// <summary>Nothing to send: wakes the writer to send what a direct send left over.</summary>
     public static OutboundFrame Wake => new(null, -1);
 }
 
 /// <summary>One TCP connection to a peer router. See the comment at the top of this file.</summary>
 internal sealed partial class PeerConnection
 {
-    // Large frames leave in few writes, yet a busy queue still flushes often enough to keep
-    // latency low: the loop flushes when the queue runs dry or this much is buffered.
-    private const int FlushThreshold = 256 * 1024;
+    // Large frames leave in few send() calls, yet a busy queue is still sent often enough to
+    // keep latency low: the writer sends when the queue runs dry or this much is batched.
+    private const int BatchSize = 256 * 1024;
+
+    // The writer runs no code but its own; 256 KiB of address space is plenty.
+    private const int WriterStackSize = 256 * 1024;
+
+    // How long the handshake waits in poll() before it looks at its deadline (which may be
+    // kept by a fake TimeProvider) and the token again.
+    private const int HandshakePollMicroseconds = 100_000;
 
     // Who writes to the socket (_sendOwner): nobody, a direct sender (for one send() call), or
-    // the write loop (from before it dequeues until what it dequeued is flushed).
+    // the writer (from before it dequeues until what it dequeued is sent).
     private const int NobodySending = 0;
     private const int DirectSending = 1;
     private const int LoopSending = 2;
@@ -101,23 +117,15 @@ internal sealed partial class PeerConnection
     private const int DirectOpen = 1;
     private const int DirectClosed = 2;
 
-    private static readonly StreamPipeReaderOptions ReaderOptions =
-        new(pool: SegmentPool.Instance, bufferSize: SegmentPool.BlockSize, minimumReadSize: 4 * 1024, leaveOpen: true);
-
-    private static readonly StreamPipeWriterOptions WriterOptions =
-        new(pool: SegmentPool.Instance, minimumBufferSize: SegmentPool.BlockSize, leaveOpen: true);
-    private static readonly IOException Closed = new("The connection is closed.");
-
     private readonly InetRuntime _runtime;
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
-    private readonly PipeReader _reader;
-    private readonly PipeWriter _writer;
     private readonly Channel<OutboundFrame> _queue;
     private readonly CancellationTokenSource _cts;
+    private readonly CancellationTokenRegistration _shutdown;
     private readonly TaskCompletionSource _retireRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _lastReceived;
     private long _lastSent;
+    private long _sendSideRetiredAt;
     private int _keepaliveQueued;
     private string? _closeReason;
     private volatile bool _peerClosed;
@@ -129,25 +137,27 @@ internal sealed partial class PeerConnection
     private int _direct;
 
     // Header + frame of a direct send, allocated at registration. When the socket takes only
-    // part of it, [_remainderStart, _remainderEnd) is what the write loop still has to send;
+    // part of it, [_remainderStart, _remainderEnd) is what the writer still has to send;
     // both belong to whoever holds _sendOwner.
     private byte[]? _scratch;
     private int _remainderStart;
     private int _remainderEnd;
 
+    // The writer's batch: queued frames with their headers, sent in one send() when full or
+    // when the queue runs dry. The writer thread's alone; allocated when first needed.
+    private byte[]? _batch;
+    private int _batchLength;
+
+    /// <param name="socket">A connected socket; it is made non-blocking, and owned from now on.</param>
     public PeerConnection(InetRuntime runtime, Socket socket, bool inbound, string remoteEndpoint)
     {
         _runtime = runtime;
         _socket = socket;
         Inbound = inbound;
         RemoteEndpoint = remoteEndpoint;
-        _stream = new NetworkStream(socket, ownsSocket: true);
-        _reader = PipeReader.Create(_stream, ReaderOptions);
-        _writer = PipeWriter.Create(_stream, WriterOptions);
 
-        // After the stream is made (it refuses a non-blocking socket): from now on the
-        // synchronous Send and Receive of the frame paths return WouldBlock instead of waiting,
-        // and go straight to send()/recv(). The pipes' asynchronous calls are unaffected.
+        // Send and Receive return WouldBlock instead of waiting, and go straight to
+        // send()/recv(); waits are poll() calls on the connection's own threads.
         socket.Blocking = false;
         _queue = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(runtime.Options.SendQueueFrames)
         {
@@ -155,6 +165,10 @@ internal sealed partial class PeerConnection
             SingleReader = true,
         });
         _cts = CancellationTokenSource.CreateLinkedTokenSource(runtime.Stopping);
+
+        // Cancelling (abort, stop) shuts the socket down, so a thread waiting in poll() for the
+        // peer returns at once.
+        _shutdown = _cts.Token.UnsafeRegister(static state => ((PeerConnection)state!).ShutDown(), this);
         _roleSince = runtime.Time.GetTimestamp();
     }
 
@@ -185,66 +199,102 @@ internal sealed partial class PeerConnection
     /// <summary>Why the connection ended, for logs.</summary>
     public string CloseReason => Volatile.Read(ref _closeReason) ?? "closed";
 
-    /// <summary>Sends our hello and reads the peer's, within the handshake timeout.</summary>
-    public async Task<HandshakeResult> HandshakeAsync()
+    /// <summary>
+    /// Sends our hello and reads the peer's, within the handshake timeout, on the calling thread
+    /// (the connection's own): non-blocking send()/recv() and poll(). Reads exactly the hello;
+    /// whatever the peer sent behind it stays in the socket for the receive loop.
+    /// </summary>
+    public HandshakeResult ExchangeHellos()
     {
         var options = _runtime.Options;
-        using var timeout = new CancellationTokenSource(options.HandshakeTimeout, _runtime.Time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _cts.Token);
+        var started = _runtime.Time.GetTimestamp();
+        Span<byte> hello = stackalloc byte[Handshake.HelloSize];
         try
         {
-            Handshake.WriteHello(_writer.GetSpan(Handshake.HelloSize), _runtime.LocalAddress, options.MaxFrameSize);
-            _writer.Advance(Handshake.HelloSize);
-            await _writer.FlushAsync(linked.Token).ConfigureAwait(false);
+            Handshake.WriteHello(hello, _runtime.LocalAddress, options.MaxFrameSize);
+            var sent = 0;
+            while (sent < hello.Length)
+            {
+                var count = _socket.Send(hello[sent..], SocketFlags.None, out var error);
+                if (error == SocketError.Success)
+                {
+                    sent += count;
+                }
+                else if (error != SocketError.WouldBlock)
+                {
+                    return Failed(error);
+                }
+                else if (!WaitInHandshake(SelectMode.SelectWrite, started, out var stopped))
+                {
+                    return stopped;
+                }
+            }
+
+            var received = 0;
             while (true)
             {
-                var result = await _reader.ReadAsync(linked.Token).ConfigureAwait(false);
-                var buffer = result.Buffer;
-                var status = Handshake.TryParse(buffer, out var hello);
-                if (status == HelloStatus.Valid)
+                var count = _socket.Receive(hello[received..], SocketFlags.None, out var error);
+                if (error == SocketError.WouldBlock)
                 {
-                    _reader.AdvanceTo(buffer.GetPosition(Handshake.HelloSize));
-                    RemoteAddress = hello.Address;
-                    MaxSendFrame = (int)Math.Min((uint)options.MaxFrameSize, hello.MaxFrameSize);
-                    return new HandshakeResult(HandshakeOutcome.Valid, hello, string.Empty);
+                    if (!WaitInHandshake(SelectMode.SelectRead, started, out var stopped))
+                    {
+                        return stopped;
+                    }
+
+                    continue;
                 }
 
-                _reader.AdvanceTo(buffer.Start, buffer.End);
+                if (_cts.IsCancellationRequested)
+                {
+                    return Stopping();
+                }
+
+                if (error != SocketError.Success)
+                {
+                    return Failed(error);
+                }
+
+                if (count == 0)
+                {
+                    return new HandshakeResult(HandshakeOutcome.Failed, default, "the peer closed the connection during the handshake");
+                }
+
+                received += count;
+                var status = Handshake.TryParse(hello[..received], out var peer);
                 switch (status)
                 {
+                    case HelloStatus.Valid:
+                        RemoteAddress = peer.Address;
+                        MaxSendFrame = (int)Math.Min((uint)options.MaxFrameSize, peer.MaxFrameSize);
+                        return new HandshakeResult(HandshakeOutcome.Valid, peer, string.Empty);
                     case HelloStatus.BadMagic:
-                        return new HandshakeResult(HandshakeOutcome.BadMagic, hello, "not a Router inet peer (bad handshake)");
+                        return new HandshakeResult(HandshakeOutcome.BadMagic, peer, "not a Router inet peer (bad handshake)");
                     case HelloStatus.UnsupportedVersion:
-                        return new HandshakeResult(HandshakeOutcome.UnsupportedVersion, hello, $"speaks inet protocol v{hello.Version}, this router speaks v{Handshake.ProtocolVersion}");
+                        return new HandshakeResult(HandshakeOutcome.UnsupportedVersion, peer, $"speaks inet protocol v{peer.Version}, this router speaks v{Handshake.ProtocolVersion}");
                     case HelloStatus.Invalid:
                         return new HandshakeResult(
                             HandshakeOutcome.Invalid,
-                            hello,
-                            hello.Address.IsNone ? "no router address" : $"max frame size {hello.MaxFrameSize} is below {Handshake.MinimumFrameSize}");
-                    case HelloStatus.Incomplete when result.IsCompleted:
-                        return new HandshakeResult(HandshakeOutcome.Failed, hello, "the peer closed the connection during the handshake");
+                            peer,
+                            peer.Address.IsNone ? "no router address" : $"max frame size {peer.MaxFrameSize} is below {Handshake.MinimumFrameSize}");
                 }
             }
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !_cts.IsCancellationRequested)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            return new HandshakeResult(HandshakeOutcome.TimedOut, default, "handshake timed out");
+            return _cts.IsCancellationRequested ? Stopping() : new HandshakeResult(HandshakeOutcome.Failed, default, e.Message);
         }
-        catch (OperationCanceledException)
-        {
-            return new HandshakeResult(HandshakeOutcome.Stopping, default, "the netmod is stopping");
-        }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
-        {
-            return new HandshakeResult(HandshakeOutcome.Failed, default, e.Message);
-        }
+
+        HandshakeResult Failed(SocketError error) => _cts.IsCancellationRequested
+            ? Stopping()
+            : new HandshakeResult(HandshakeOutcome.Failed, default, new SocketException((int)error).Message);
     }
 
     /// <summary>
-    /// Runs the receive thread, write loop and timer until the connection ends, then releases
-    /// the socket and every queued buffer once the thread has ended. Never throws.
+    /// Runs the writer thread, the receive loop (on the calling thread, the connection's own)
+    /// and the timer until the connection ends, then releases the socket and every queued
+    /// buffer once the writer has ended. Never throws.
     /// </summary>
-    public async Task RunAsync()
+    public void Run()
     {
         var time = _runtime.Time;
         var now = time.GetTimestamp();
@@ -253,24 +303,11 @@ internal sealed partial class PeerConnection
         var options = _runtime.Options;
         var period = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 10, Math.Min(options.Keepalive.Ticks, options.DeadPeerTimeout.Ticks / 2) / 4));
         var timer = time.CreateTimer(static state => ((PeerConnection)state!).OnTick(), this, period, period);
-
-        // Cancelling (abort, stop) shuts the socket down, so a receive thread waiting in poll()
-        // for the peer returns at once.
-        var shutdown = _cts.Token.UnsafeRegister(static state => ((PeerConnection)state!).ShutDown(), this);
-        var reading = StartReceiving();
-        var writing = WriteLoopAsync();
+        var writing = StartWriter();
         try
         {
-            var first = await Task.WhenAny(reading, writing).ConfigureAwait(false);
-            if (first == reading)
-            {
-                await AfterReadingEndedAsync(writing).ConfigureAwait(false);
-            }
-            else if (_sendSideRetired)
-            {
-                // Our side is done; the peer closes its side once it has moved the link too.
-                await WaitBoundedAsync(reading, options.HandshakeTimeout * 2).ConfigureAwait(false);
-            }
+            Receive();
+            AfterReadingEnded(writing);
         }
         catch (Exception e)
         {
@@ -278,10 +315,9 @@ internal sealed partial class PeerConnection
         }
         finally
         {
-            await timer.DisposeAsync().ConfigureAwait(false);
+            timer.DisposeAsync().AsTask().GetAwaiter().GetResult();
             Abort(null);
-            await Task.WhenAll(reading, writing).ConfigureAwait(false);
-            await shutdown.DisposeAsync().ConfigureAwait(false);
+            writing.GetAwaiter().GetResult();
             Release();
         }
     }
@@ -289,7 +325,7 @@ internal sealed partial class PeerConnection
     /// <summary>
     /// Sends a frame on the caller's thread when nobody else is writing to the socket and the
     /// send queue is empty: copies header and frame into the scratch buffer and makes one
-    /// non-blocking send. What the socket does not take is left to the write loop, which sends
+    /// non-blocking send. What the socket does not take is left to the writer, which sends
     /// it before anything queued later. Returns false, having sent nothing, when the frame must
     /// be queued instead (busy, not registered, retired, closed). Allocates nothing.
     /// </summary>
@@ -339,8 +375,8 @@ internal sealed partial class PeerConnection
                 return true;
             }
 
-            // The socket is full: the write loop takes over the flag and the rest. When the
-            // queue is too full to take the wake-up, the loop is awake anyway, and it always
+            // The socket is full: the writer takes over the flag and the rest. When the
+            // queue is too full to take the wake-up, the writer is awake anyway, and it always
             // sends a remainder before dequeuing; when the queue is closed, so is the link.
             _remainderStart = sent;
             _remainderEnd = total;
@@ -411,7 +447,40 @@ internal sealed partial class PeerConnection
     /// <summary>Records that the peer sent the retire marker. Called inside Routes' gate.</summary>
     public void MarkPeerRetired() => _peerRetired = true;
 
-    private async Task AfterReadingEndedAsync(Task writing)
+    /// <summary>Closes a connection that never ran (handshake failed or refused).</summary>
+    public void Discard()
+    {
+        Abort(null);
+        Release();
+    }
+
+    private static HandshakeResult Stopping() => new(HandshakeOutcome.Stopping, default, "the netmod is stopping");
+
+    /// <summary>
+    /// Waits in poll() for the socket, at most until the next look at the deadline and the
+    /// token. False, with the outcome, when the handshake must end.
+    /// </summary>
+    private bool WaitInHandshake(SelectMode mode, long started, out HandshakeResult stopped)
+    {
+        if (_cts.IsCancellationRequested)
+        {
+            stopped = Stopping();
+            return false;
+        }
+
+        var left = _runtime.Options.HandshakeTimeout - _runtime.Time.GetElapsedTime(started);
+        if (left <= TimeSpan.Zero)
+        {
+            stopped = new HandshakeResult(HandshakeOutcome.TimedOut, default, "handshake timed out");
+            return false;
+        }
+
+        _socket.Poll((int)Math.Clamp(left.TotalMicroseconds, 1, HandshakePollMicroseconds), mode);
+        stopped = default;
+        return true;
+    }
+
+    private void AfterReadingEnded(Task writing)
     {
         var timeout = _runtime.Options.HandshakeTimeout;
         if (_peerClosed && _peerRetired && _role == LinkRole.Active)
@@ -421,7 +490,7 @@ internal sealed partial class PeerConnection
             // neighbour neither flaps nor loses frames; give up after a handshake's time.
             try
             {
-                await _retireRequested.Task.WaitAsync(timeout, _runtime.Time, _cts.Token).ConfigureAwait(false);
+                _retireRequested.Task.WaitAsync(timeout, _runtime.Time, _cts.Token).GetAwaiter().GetResult();
             }
             catch (TimeoutException)
             {
@@ -436,39 +505,61 @@ internal sealed partial class PeerConnection
         if (_retireRequested.Task.IsCompleted)
         {
             // Let the writer send what was queued before the retire, and the marker.
-            await WaitBoundedAsync(writing, timeout).ConfigureAwait(false);
+            try
+            {
+                writing.WaitAsync(timeout, _runtime.Time, _cts.Token).GetAwaiter().GetResult();
+            }
+            catch (TimeoutException)
+            {
+                SetCloseReason("the peer did not finish closing in time");
+            }
+            catch (OperationCanceledException)
+            {
+                // Aborted meanwhile: Run releases everything.
+            }
         }
     }
 
-    private async Task WaitBoundedAsync(Task task, TimeSpan timeout)
+    /// <summary>Starts the writer thread. The task completes when the thread has ended; it never faults.</summary>
+    private Task StartWriter()
     {
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _runtime.ThreadStarting();
         try
         {
-            await task.WaitAsync(timeout, _runtime.Time, _cts.Token).ConfigureAwait(false);
+            var thread = new Thread(() => Write(ended), WriterStackSize)
+            {
+                IsBackground = true,
+                Name = $"inet tx {RemoteEndpoint}",
+            };
+            thread.Start();
         }
-        catch (TimeoutException)
+        catch (Exception e)
         {
-            SetCloseReason("the peer did not finish closing in time");
+            _runtime.ThreadEnded();
+            Log.LoopFault(_runtime.Logger, "inet writer thread start", e);
+            SetCloseReason(e.Message);
+            Abort(null);
+            ended.TrySetResult();
         }
-        catch (OperationCanceledException)
-        {
-            // Aborted meanwhile: the caller releases everything.
-        }
+
+        return ended.Task;
     }
 
-    private async Task WriteLoopAsync()
+    /// <summary>The writer thread: drains the send queue into the socket until the connection ends.</summary>
+    private void Write(TaskCompletionSource ended)
     {
         var token = _cts.Token;
         var queue = _queue.Reader;
-        var time = _runtime.Time;
+        Span<byte> header = stackalloc byte[Framing.HeaderSize];
         try
         {
-            while (await queue.WaitToReadAsync(token).ConfigureAwait(false))
+            while (WaitToRead(queue, token))
             {
                 TakeSendSide();
                 if (_remainderEnd != 0)
                 {
-                    await SendRemainderAsync(token).ConfigureAwait(false);
+                    SendRemainder(token);
                 }
 
                 while (queue.TryRead(out var item))
@@ -477,8 +568,8 @@ internal sealed partial class PeerConnection
                     {
                         if (item.Length == 0)
                         {
-                            Framing.WriteHeader(_writer.GetSpan(Framing.HeaderSize), 0);
-                            _writer.Advance(Framing.HeaderSize);
+                            Framing.WriteHeader(header, 0);
+                            Append(header, token);
                             Volatile.Write(ref _keepaliveQueued, 0);
                         }
 
@@ -486,23 +577,13 @@ internal sealed partial class PeerConnection
                         continue;
                     }
 
-                    Framing.WriteHeader(_writer.GetSpan(Framing.HeaderSize), (uint)item.Length);
-                    _writer.Advance(Framing.HeaderSize);
-                    _writer.Write(item.Buffer.AsSpan(0, item.Length));
+                    Framing.WriteHeader(header, (uint)item.Length);
+                    Append(header, token);
+                    Append(item.Buffer.AsSpan(0, item.Length), token);
                     FrameBuffers.Return(item.Buffer);
-                    if (_writer.UnflushedBytes >= FlushThreshold)
-                    {
-                        await _writer.FlushAsync(token).ConfigureAwait(false);
-                        Volatile.Write(ref _lastSent, time.GetTimestamp());
-                    }
                 }
 
-                if (_writer.UnflushedBytes > 0)
-                {
-                    await _writer.FlushAsync(token).ConfigureAwait(false);
-                    Volatile.Write(ref _lastSent, time.GetTimestamp());
-                }
-
+                SendBatch(token);
                 Volatile.Write(ref _sendOwner, NobodySending);
             }
 
@@ -514,13 +595,13 @@ internal sealed partial class PeerConnection
                 TakeSendSide();
                 if (_remainderEnd != 0)
                 {
-                    await SendRemainderAsync(token).ConfigureAwait(false);
+                    SendRemainder(token);
                 }
 
-                Framing.WriteHeader(_writer.GetSpan(Framing.HeaderSize), Framing.RetireMarker);
-                _writer.Advance(Framing.HeaderSize);
-                await _writer.FlushAsync(token).ConfigureAwait(false);
+                Framing.WriteHeader(header, Framing.RetireMarker);
+                SendAll(header, token);
                 _socket.Shutdown(SocketShutdown.Send);
+                Volatile.Write(ref _sendSideRetiredAt, _runtime.Time.GetTimestamp());
                 _sendSideRetired = true;
             }
         }
@@ -537,7 +618,7 @@ internal sealed partial class PeerConnection
         }
         catch (Exception e)
         {
-            Log.LoopFault(_runtime.Logger, "inet write loop", e);
+            Log.LoopFault(_runtime.Logger, "inet writer thread", e);
             SetCloseReason(e.Message);
         }
         finally
@@ -546,11 +627,78 @@ internal sealed partial class PeerConnection
             {
                 Abort(null);
             }
+
+            _runtime.ThreadEnded();
+            ended.TrySetResult();
         }
     }
 
     /// <summary>
-    /// Makes the write loop the one writer to the socket. A direct sender holds the flag for one
+    /// Blocks the writer until the queue has an item (true) or is closed and empty (false).
+    /// Returns at once, allocating nothing, when an item is there already.
+    /// </summary>
+    private static bool WaitToRead(ChannelReader<OutboundFrame> queue, CancellationToken token)
+    {
+        var waiting = queue.WaitToReadAsync(token);
+        return waiting.IsCompletedSuccessfully ? waiting.Result : waiting.AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <summary>Adds bytes to the batch, sending it whenever it is full.</summary>
+    private void Append(ReadOnlySpan<byte> bytes, CancellationToken token)
+    {
+        var batch = _batch ??= GC.AllocateUninitializedArray<byte>(BatchSize);
+        while (!bytes.IsEmpty)
+        {
+            if (_batchLength == batch.Length)
+            {
+                SendBatch(token);
+            }
+
+            var count = Math.Min(bytes.Length, batch.Length - _batchLength);
+            bytes[..count].CopyTo(batch.AsSpan(_batchLength));
+            _batchLength += count;
+            bytes = bytes[count..];
+        }
+    }
+
+    private void SendBatch(CancellationToken token)
+    {
+        if (_batchLength > 0)
+        {
+            SendAll(_batch.AsSpan(0, _batchLength), token);
+            _batchLength = 0;
+        }
+    }
+
+    /// <summary>
+    /// Sends all of <paramref name="bytes"/> with non-blocking send(), waiting in poll() while
+    /// the socket is full. Throws when the connection ends meanwhile.
+    /// </summary>
+    private void SendAll(ReadOnlySpan<byte> bytes, CancellationToken token)
+    {
+        while (!bytes.IsEmpty)
+        {
+            var sent = _socket.Send(bytes, SocketFlags.None, out var error);
+            if (error == SocketError.Success)
+            {
+                bytes = bytes[sent..];
+                Volatile.Write(ref _lastSent, _runtime.Time.GetTimestamp());
+                continue;
+            }
+
+            token.ThrowIfCancellationRequested();
+            if (error != SocketError.WouldBlock)
+            {
+                throw new SocketException((int)error);
+            }
+
+            // Writable, closed or timed out: the next send() tells which.
+            _socket.Poll(PollMicroseconds, SelectMode.SelectWrite);
+        }
+    }
+
+    /// <summary>
+    /// Makes the writer the one writer to the socket. A direct sender holds the flag for one
     /// non-blocking send() only, so this spins for microseconds at most; a direct sender that
     /// left a remainder has already handed the flag over.
     /// </summary>
@@ -564,15 +712,14 @@ internal sealed partial class PeerConnection
     }
 
     /// <summary>Sends what a direct send left in the scratch buffer, waiting for the socket to take it.</summary>
-    private async ValueTask SendRemainderAsync(CancellationToken token)
+    private void SendRemainder(CancellationToken token)
     {
-        await _stream.WriteAsync(_scratch.AsMemory(_remainderStart, _remainderEnd - _remainderStart), token).ConfigureAwait(false);
+        SendAll(_scratch.AsSpan(_remainderStart, _remainderEnd - _remainderStart), token);
         _remainderStart = 0;
         _remainderEnd = 0;
-        Volatile.Write(ref _lastSent, _runtime.Time.GetTimestamp());
     }
 
-    /// <summary>Shuts both directions down, so a receive thread in poll() wakes up. Safe at any time.</summary>
+    /// <summary>Shuts both directions down, so a thread in poll() wakes up. Safe at any time.</summary>
     private void ShutDown()
     {
         try
@@ -597,6 +744,15 @@ internal sealed partial class PeerConnection
             var time = _runtime.Time;
             var options = _runtime.Options;
             var now = time.GetTimestamp();
+            if (_sendSideRetired && time.GetElapsedTime(Volatile.Read(ref _sendSideRetiredAt), now) >= options.HandshakeTimeout * 2)
+            {
+                // Our side is done; the peer closes its side once it has moved the link too,
+                // or not at all.
+                SetCloseReason("the peer did not finish closing in time");
+                Abort(null);
+                return;
+            }
+
             var silent = time.GetElapsedTime(Volatile.Read(ref _lastReceived), now);
             if (silent >= options.DeadPeerTimeout)
             {
@@ -624,12 +780,8 @@ internal sealed partial class PeerConnection
 
     private void Release()
     {
-        _stream.Dispose();
-        _reader.Complete();
-
-        // With an exception the writer drops what is unflushed instead of writing it
-        // synchronously to a socket that may never drain.
-        _writer.Complete(Closed);
+        _shutdown.Dispose();
+        _socket.Dispose();
         while (_queue.Reader.TryRead(out var item))
         {
             if (item.Buffer is not null)
@@ -639,12 +791,5 @@ internal sealed partial class PeerConnection
         }
 
         _cts.Dispose();
-    }
-
-    /// <summary>Closes a connection that never ran (handshake failed or refused).</summary>
-    public void Discard()
-    {
-        Abort(null);
-        Release();
     }
 }

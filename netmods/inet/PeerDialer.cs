@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Router.Sdk;
@@ -238,33 +237,17 @@ internal sealed class PeerDialer
         var error = string.Empty;
         foreach (var address in addresses)
         {
+            // The connect, like everything else on the socket, runs on the connection's own
+            // thread (InetEndpoint.RunConnectionAsync); this loop only waits for the outcome.
             var target = new IPEndPoint(address, _endpoint.Port);
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            try
+            var result = await _owner.RunConnectionAsync(socket, inbound: false, target.ToString(), this, target, stopping).ConfigureAwait(false);
+            if (result.Outcome != ConnectionOutcome.ConnectFailed)
             {
-                using var timeout = new CancellationTokenSource(_runtime.Options.HandshakeTimeout, _runtime.Time);
-                using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stopping);
-                await socket.ConnectAsync(target, linked.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
-            {
-                socket.Dispose();
-                error = $"connecting to {target} timed out after {_runtime.Options.HandshakeTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s";
-                continue;
-            }
-            catch (SocketException e)
-            {
-                socket.Dispose();
-                error = $"{target}: {e.Message}";
-                continue;
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
+                return result;
             }
 
-            return await _owner.RunConnectionAsync(socket, inbound: false, target.ToString(), this).ConfigureAwait(false);
+            error = result.Detail;
         }
 
         return ConnectionResult.Failed(error);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using Router.Sdk;
 
@@ -56,7 +55,7 @@ public sealed class HandshakeTests
     {
         var request = Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: router\r\n\r\n");
 
-        Assert.Equal(HelloStatus.BadMagic, Handshake.TryParse(new ReadOnlySequence<byte>(request), out _));
+        Assert.Equal(HelloStatus.BadMagic, Handshake.TryParse(request, out _));
     }
 
     [Fact]
