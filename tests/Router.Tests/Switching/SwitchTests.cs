@@ -289,8 +289,11 @@ public sealed class SwitchTests : IDisposable
         await ForwardMany(10_000);
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
+        // Under a byte per frame: any allocation per frame is at least 24 bytes (240 KB here),
+        // while the buffer pool may refill a few arrays once after a collection elsewhere in the
+        // test process trimmed it (seen once in CI: 3,120 bytes).
         Assert.Equal(11_000, _link.Sent);
-        Assert.True(allocated < 1000, $"forwarding 10,000 frames allocated {allocated} bytes");
+        Assert.True(allocated < 10_000, $"forwarding 10,000 frames allocated {allocated} bytes");
     }
 
     public void Dispose()
