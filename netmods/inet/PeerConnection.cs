@@ -26,7 +26,7 @@
 //
 // Why run to completion: a hand-off to a sleeping thread costs ~100 µs on a small VM and used
 // to happen twice per frame here (a pool thread to write, the socket engine waking a pool
-// thread to read); see docs/PERFORMANCE.md, "What would come next", item 1. An idle frame now
+// thread to read); see docs/PERFORMANCE.md, "Run to completion". An idle frame now
 // leaves on the thread that sends it and is delivered by the thread that read it. The queue
 // and writer remain for the busy case, where batching many frames per send pays.
 //
