@@ -22,6 +22,8 @@ namespace Router.Routing;
 /// </summary>
 internal sealed partial class RoutingService : IHostedService, IRoutingOutput
 {
+    private static readonly Input TickInput = new(null!, default, InputKind.Tick, default, null, 0);
+
     private readonly Channel<Input> _inputs = Channel.CreateBounded<Input>(new BoundedChannelOptions(4096) { SingleReader = true });
     private readonly Dictionary<(NetmodInstance, NeighbourId), RoutingNeighbour> _neighbours = [];
     private readonly List<Outgoing> _outgoing = [];
@@ -180,6 +182,9 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
         var engine = _engine!;
         var reader = _inputs.Reader;
         var next = engine.Tick(Now);
+        // When the engine's next timer is due, a one-shot timer writes a tick input: an idle
+        // loop wakes without a cancelled wait (an exception each time).
+        using var timer = _time.CreateTimer(static state => ((RoutingService)state!)._inputs.Writer.TryWrite(TickInput), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -187,18 +192,10 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
                 var wait = next - Now;
                 if (wait > TimeSpan.Zero && !reader.TryPeek(out _))
                 {
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                    timeout.CancelAfter(wait);
-                    try
+                    timer.Change(wait, Timeout.InfiniteTimeSpan);
+                    if (!await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
                     {
-                        if (!await reader.WaitToReadAsync(timeout.Token).ConfigureAwait(false))
-                        {
-                            return;
-                        }
-                    }
-                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                    {
-                        // The timer is due.
+                        return;
                     }
                 }
 
@@ -261,6 +258,9 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
                 case InputKind.OwnPrefixes:
                     AnnounceOwnPrefixes(engine, input.Prefixes!);
                     return;
+
+                case InputKind.Tick:
+                    return; // only wakes the loop; the engine's timers run after the inputs
             }
 
             // Routing frames: only from a known neighbour, and only about itself as the sender.
@@ -402,6 +402,9 @@ internal sealed partial class RoutingService : IHostedService, IRoutingOutput
         Update,
         SeqnoRequest,
         OwnPrefixes,
+
+        /// <summary>The engine's next timer is due (written by the loop's timer).</summary>
+        Tick,
     }
 
     private readonly record struct Input(NetmodInstance Netmod, NeighbourId Neighbour, InputKind Kind, RouterAddress Address, byte[]? Buffer, int Length, IReadOnlyList<IPNetwork>? Prefixes = null);

@@ -22,6 +22,7 @@ internal sealed partial class LinkGuard : IHostedService
 {
     private static readonly TimeSpan ResendInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
+    private static readonly Input TickInput = new(null!, default, default, null, 0);
 
     private readonly Channel<Input> _inputs = Channel.CreateBounded<Input>(new BoundedChannelOptions(1024) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly RouterIdentity _identity;
@@ -87,28 +88,27 @@ internal sealed partial class LinkGuard : IHostedService
     private async Task RunAsync(CancellationToken cancellationToken)
     {
         var reader = _inputs.Reader;
+        // The timers run after every batch of inputs and at least every Tick: a one-shot timer
+        // writes a tick input, so an idle loop wakes without a cancelled wait (an exception
+        // each time).
+        using var tick = _time.CreateTimer(static state => ((LinkGuard)state!)._inputs.Writer.TryWrite(TickInput), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                using (var tick = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+                tick.Change(Tick, Timeout.InfiniteTimeSpan);
+                if (!await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    tick.CancelAfter(Tick);
-                    try
-                    {
-                        if (!await reader.WaitToReadAsync(tick.Token).ConfigureAwait(false))
-                        {
-                            return;
-                        }
-                    }
-                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                    {
-                        // Time for the timers.
-                    }
+                    return;
                 }
 
                 while (reader.TryRead(out var input))
                 {
+                    if (input.Netmod is null)
+                    {
+                        continue; // the tick
+                    }
+
                     try
                     {
                         await HandleAsync(input, cancellationToken).ConfigureAwait(false);
