@@ -10,8 +10,8 @@ namespace Router.Netmods.Tun;
 /// </summary>
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "tun device {Name} up (index {Index}, MTU {Mtu}, txqueuelen {TxQueueLength}, offload {Offload}): overlay address {Overlay}/16{Addresses}")]
-    public static partial void DeviceUp(ILogger logger, string name, int index, int mtu, int txQueueLength, bool offload, string overlay, string addresses);
+    [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "tun device {Name} up (index {Index}, MTU {Mtu}, txqueuelen {TxQueueLength}, offload {Offload}, GRO {Gro}): overlay address {Overlay}/16{Addresses}")]
+    public static partial void DeviceUp(ILogger logger, string name, int index, int mtu, int txQueueLength, bool offload, string gro, string overlay, string addresses);
 
     [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "tun device {Name} closed; the kernel removed it with its addresses and routes")]
     public static partial void DeviceClosed(ILogger logger, string name);
@@ -30,6 +30,9 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 406, Level = LogLevel.Information, Message = "tun: routes through {Name} now cover {Count} mesh prefixes ({Added} added, {Removed} removed)")]
     public static partial void RoutesChanged(ILogger logger, string name, int count, int added, int removed);
+
+    [LoggerMessage(EventId = 407, Level = LogLevel.Warning, Message = "tun: cannot set the GRO timeout of {Name}, so written TCP segments are not merged (slower for senders without offloads): {Problem}. Run the router with a /sys mounted for its network namespace (ip netns exec does), or set GroTimeoutMicroseconds to 0")]
+    public static partial void CoalescingUnavailable(ILogger logger, string name, string problem);
 
     [LoggerMessage(EventId = 410, Level = LogLevel.Warning, Message = "tun: reading {Name} failed: {Error}. {Count} read errors so far; said at most every 10 s")]
     public static partial void ReadFailed(ILogger logger, string name, string error, long count);

@@ -32,6 +32,7 @@ internal sealed unsafe class TunDevice : IPacketSink, IDisposable
     private const nuint TunSetIff = 0x400454ca;
     private const nuint TunSetOffload = 0x400454d0;
     private const short IffTun = 0x0001;
+    private const short IffNapi = 0x0010;
     private const short IffNoPi = 0x1000;
     private const short IffVnetHdr = 0x4000;
     private const uint TunFCsum = 0x01;
@@ -43,12 +44,13 @@ internal sealed unsafe class TunDevice : IPacketSink, IDisposable
     private const int IfNameSize = 16;
     private const int IfReqFlagsOffset = 16;
 
-    private TunDevice(FileDescriptor descriptor, string name, int index, bool virtioHeader)
+    private TunDevice(FileDescriptor descriptor, string name, int index, bool virtioHeader, bool napi)
     {
         Descriptor = descriptor;
         Name = name;
         Index = index;
         HasVirtioHeader = virtioHeader;
+        HasNapi = napi;
     }
 
     /// <summary>The open descriptor (non-blocking, close-on-exec).</summary>
@@ -64,6 +66,13 @@ internal sealed unsafe class TunDevice : IPacketSink, IDisposable
     public bool HasVirtioHeader { get; }
 
     /// <summary>
+    /// Whether packets written pass through a NAPI context (IFF_NAPI) and so through the kernel's
+    /// GRO, which merges consecutive TCP segments of a flow while the device's gro_flush_timeout
+    /// lets it hold them (<see cref="ReceiveCoalescing"/>).
+    /// </summary>
+    public bool HasNapi { get; }
+
+    /// <summary>
     /// Creates the interface <paramref name="name"/> in the calling thread's network namespace.
     /// Throws <see cref="IOException"/> with one sentence saying what went wrong and what to do;
     /// on failure nothing is left open.
@@ -71,7 +80,8 @@ internal sealed unsafe class TunDevice : IPacketSink, IDisposable
     /// <param name="path">The clone device, normally <c>/dev/net/tun</c>.</param>
     /// <param name="name">The interface name (validated by <see cref="TunOptions"/>).</param>
     /// <param name="offload">Whether to ask for the virtio header and checksum and TSO offloads.</param>
-    public static TunDevice Open(string path, string name, bool offload)
+    /// <param name="napi">Whether written packets go through a NAPI context (and GRO).</param>
+    public static TunDevice Open(string path, string name, bool offload, bool napi)
     {
         var fd = Libc.Open(path, Libc.ORdWr | Libc.ONonBlock | Libc.OCloExec);
         if (fd < 0)
@@ -85,7 +95,7 @@ internal sealed unsafe class TunDevice : IPacketSink, IDisposable
             Span<byte> request = stackalloc byte[IfReqSize];
             request.Clear();
             Encoding.ASCII.GetBytes(name, request[..IfNameSize]);
-            var flags = (short)(IffTun | IffNoPi | (offload ? IffVnetHdr : 0));
+            var flags = (short)(IffTun | IffNoPi | (offload ? IffVnetHdr : 0) | (napi ? IffNapi : 0));
             BitConverter.TryWriteBytes(request[IfReqFlagsOffset..], flags);
             fixed (byte* pointer = request)
             {
@@ -110,7 +120,7 @@ internal sealed unsafe class TunDevice : IPacketSink, IDisposable
                 throw new IOException($"TUN device {created} was created but has no interface index: {Errno.Describe(Errno.Last)}.");
             }
 
-            return new TunDevice(descriptor, created, (int)index, offload);
+            return new TunDevice(descriptor, created, (int)index, offload, napi);
         }
         catch
         {

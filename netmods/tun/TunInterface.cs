@@ -131,7 +131,18 @@ public sealed class TunInterface : Netmod, IIpInterfaceFeature, INetmodCountersF
             Rtnetlink? netlink = null;
             try
             {
-                device = TunDevice.Open(_options.DevicePath, _options.Name, _options.Offload);
+                var coalesce = _options.GroTimeoutMicroseconds > 0;
+                device = TunDevice.Open(_options.DevicePath, _options.Name, _options.Offload, napi: coalesce);
+                if (coalesce && !ReceiveCoalescing.TrySetTimeout(_options.InterfacesPath, device, _options.GroTimeoutMicroseconds, out var problem))
+                {
+                    // Without the timeout GRO merges nothing and the NAPI context only adds work:
+                    // the device is made again without it (nothing is assigned to it yet).
+                    Log.CoalescingUnavailable(_logger, device.Name, problem);
+                    device.Dispose();
+                    device = null;
+                    device = TunDevice.Open(_options.DevicePath, _options.Name, _options.Offload, napi: false);
+                }
+
                 netlink = Rtnetlink.Open();
                 var name = device.Name;
                 Require(netlink.ConfigureLink(device.Index, _options.Mtu, _options.TxQueueLength), $"cannot set MTU {_options.Mtu} and txqueuelen {_options.TxQueueLength} on {name}");
@@ -158,7 +169,8 @@ public sealed class TunInterface : Netmod, IIpInterfaceFeature, INetmodCountersF
             _netlink = netlink;
             _state = InterfaceState.Running;
             var addresses = string.Concat(_options.Addresses.Select(a => $", {a}"));
-            Log.DeviceUp(_logger, device.Name, device.Index, _options.Mtu, _options.TxQueueLength, device.HasVirtioHeader, Overlay.ToString(), addresses);
+            var gro = device.HasNapi ? $"{_options.GroTimeoutMicroseconds} µs" : "off";
+            Log.DeviceUp(_logger, device.Name, device.Index, _options.Mtu, _options.TxQueueLength, device.HasVirtioHeader, gro, Overlay.ToString(), addresses);
         }
 
         return Task.CompletedTask;

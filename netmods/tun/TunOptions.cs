@@ -45,7 +45,7 @@ internal sealed record TunOptions
     // IFNAMSIZ is 16 bytes including the terminating NUL.
     private const int MaxNameLength = 15;
 
-    private static readonly string[] KnownKeys = ["Enabled", "Name", "Mtu", "Offload", "TxQueueLength", "Addresses", "Prefixes"];
+    private static readonly string[] KnownKeys = ["Enabled", "Name", "Mtu", "Offload", "TxQueueLength", "GroTimeoutMicroseconds", "Addresses", "Prefixes"];
 
     /// <summary>The interface name.</summary>
     public string Name { get; init; } = DefaultName;
@@ -59,6 +59,13 @@ internal sealed record TunOptions
     /// <summary>Packets the device queues for the netmod to read before the kernel drops (txqueuelen).</summary>
     public int TxQueueLength { get; init; } = 10_000;
 
+    /// <summary>
+    /// How long the kernel may hold a TCP segment the netmod wrote, to merge it with the next
+    /// ones of its flow (GRO, through the device's NAPI context and its gro_flush_timeout);
+    /// 0 for no merging.
+    /// </summary>
+    public int GroTimeoutMicroseconds { get; init; } = 50;
+
     /// <summary>Addresses assigned to the device besides the overlay address.</summary>
     public IReadOnlyList<InterfaceAddress> Addresses { get; init; } = [];
 
@@ -70,6 +77,12 @@ internal sealed record TunOptions
     /// missing or unusable device is reported.
     /// </summary>
     public string DevicePath { get; init; } = DefaultDevicePath;
+
+    /// <summary>
+    /// Where the kernel shows this namespace's interfaces (<c>/sys/class/net</c>). Not a
+    /// configuration key: tests point it at a sysfs mounted for their namespace.
+    /// </summary>
+    public string InterfacesPath { get; init; } = "/sys/class/net";
 
     /// <summary>
     /// Reads <paramref name="section"/>. Returns the options when the section is valid;
@@ -90,6 +103,7 @@ internal sealed record TunOptions
         var mtu = reader.ReadInt("Mtu", defaults.Mtu, MinMtu, MaxMtu);
         var offload = reader.ReadBool("Offload", defaults.Offload);
         var txQueueLength = reader.ReadInt("TxQueueLength", defaults.TxQueueLength, 1, 1_000_000);
+        var groTimeout = reader.ReadInt("GroTimeoutMicroseconds", defaults.GroTimeoutMicroseconds, 0, 10_000);
         var addresses = ReadAddresses(reader);
         var prefixes = ReadPrefixes(reader);
 
@@ -104,6 +118,7 @@ internal sealed record TunOptions
             Mtu = mtu!.Value,
             Offload = offload!.Value,
             TxQueueLength = txQueueLength!.Value,
+            GroTimeoutMicroseconds = groTimeout!.Value,
             Addresses = addresses!,
             Prefixes = prefixes!,
         };

@@ -18,6 +18,7 @@ public sealed class TunOptionsTests
         Assert.Equal(1280, options.Mtu);
         Assert.True(options.Offload);
         Assert.Equal(10_000, options.TxQueueLength);
+        Assert.Equal(50, options.GroTimeoutMicroseconds);
         Assert.Empty(options.Addresses);
         Assert.Empty(options.Prefixes);
         Assert.Equal("/dev/net/tun", options.DevicePath);
@@ -34,6 +35,7 @@ public sealed class TunOptionsTests
             ["Mtu"] = "9000",
             ["Offload"] = "False",
             ["TxQueueLength"] = "500",
+            ["GroTimeoutMicroseconds"] = "0",
             ["Addresses:0"] = "10.66.1.1/24",
             ["Addresses:1"] = " fd00:66::1/64 ",
             ["Addresses:2"] = "192.0.2.1/32",
@@ -50,6 +52,7 @@ public sealed class TunOptionsTests
         Assert.Equal(9000, options.Mtu);
         Assert.False(options.Offload);
         Assert.Equal(500, options.TxQueueLength);
+        Assert.Equal(0, options.GroTimeoutMicroseconds);
         Assert.Equal(
             [new InterfaceAddress(IPAddress.Parse("10.66.1.1"), 24), new InterfaceAddress(IPAddress.Parse("fd00:66::1"), 64), new InterfaceAddress(IPAddress.Parse("192.0.2.1"), 32)],
             options.Addresses);
@@ -66,6 +69,7 @@ public sealed class TunOptionsTests
             ["Mtu"] = "1279",
             ["Offload"] = "maybe",
             ["TxQueueLength"] = "0",
+            ["GroTimeoutMicroseconds"] = "10001",
             ["Addresses:0"] = "10.66.1.1",
             ["Addresses:1"] = "10.66.1.300/24",
             ["Addresses:2"] = "10.66.1.1/33",
@@ -80,13 +84,14 @@ public sealed class TunOptionsTests
 
         var errors = new TunFactory().Validate(section).ToList();
 
-        Assert.Equal(15, errors.Count);
+        Assert.Equal(16, errors.Count);
         Assert.Contains(errors, e => e.StartsWith("Netmods:tun:Prefix: unknown setting (did you mean 'Prefixes'?)", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:tun:Enabled: 'yes' is not true or false", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:tun:Name: 'a-name-that-is-too-long' is not a usable interface name: it is 23 characters; Linux allows at most 15", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:tun:Mtu: 1279 is outside the allowed range 1280..65535", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:tun:Offload: 'maybe' is not true or false", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:tun:TxQueueLength: 0 is outside the allowed range 1..1000000", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Netmods:tun:GroTimeoutMicroseconds: 10001 is outside the allowed range 0..10000", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:tun:Addresses[0]: '10.66.1.1' has no prefix length", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:tun:Addresses[1]: '10.66.1.300/24' is not an IPv4 or IPv6 address", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:tun:Addresses[2]: '10.66.1.1/33' has no prefix length from 0 to 32", StringComparison.Ordinal));

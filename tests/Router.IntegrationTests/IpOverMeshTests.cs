@@ -109,6 +109,14 @@ public sealed class IpOverMeshTests : IAsyncLifetime
         var a = await StartRouterAsync(nsA, "a", netmod, peer: "10.200.0.2", tun: """ "Addresses": ["10.66.1.1/24"], "Prefixes": ["10.66.1.0/24"] """);
         var overlayB = await OverlayAddressAsync(b);
 
+        // Started with `ip netns exec`, each router finds its namespace's /sys and has the kernel
+        // merge the TCP segments it writes (GRO, 50 µs by default; netmods/tun/README.md).
+        foreach (var (ns, router) in new[] { (nsA, a), (nsB, b) })
+        {
+            var (groCode, gro) = await NetnsProcess.RunAsync(ns.Name, TimeSpan.FromSeconds(5), "cat", "/sys/class/net/mesh0/gro_flush_timeout");
+            Assert.True(groCode == 0 && gro.Trim() == "50000", $"gro_flush_timeout in {ns.Name}: {gro}\n{router.Output}");
+        }
+
         await PingAsync(nsA, overlayB);
         await PingAsync(nsA, "10.66.2.1");
         await PingAsync(nsB, await OverlayAddressAsync(a));
