@@ -101,7 +101,15 @@ internal sealed unsafe class TunDevice : IPacketSink, IDisposable
             {
                 if (Libc.Ioctl(fd, TunSetIff, pointer) < 0)
                 {
-                    throw new IOException(CreateProblem(path, name, Errno.Last));
+                    var error = Errno.Last;
+                    if (napi && error == Errno.EInval)
+                    {
+                        // A kernel without IFF_NAPI (before Linux 4.15): the device without it.
+                        descriptor.Dispose();
+                        return Open(path, name, offload, napi: false);
+                    }
+
+                    throw new IOException(CreateProblem(path, name, error));
                 }
             }
 

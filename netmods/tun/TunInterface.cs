@@ -131,18 +131,7 @@ public sealed class TunInterface : Netmod, IIpInterfaceFeature, INetmodCountersF
             Rtnetlink? netlink = null;
             try
             {
-                var coalesce = _options.GroTimeoutMicroseconds > 0;
-                device = TunDevice.Open(_options.DevicePath, _options.Name, _options.Offload, napi: coalesce);
-                if (coalesce && !ReceiveCoalescing.TrySetTimeout(_options.InterfacesPath, device, _options.GroTimeoutMicroseconds, out var problem))
-                {
-                    // Without the timeout GRO merges nothing and the NAPI context only adds work:
-                    // the device is made again without it (nothing is assigned to it yet).
-                    Log.CoalescingUnavailable(_logger, device.Name, problem);
-                    device.Dispose();
-                    device = null;
-                    device = TunDevice.Open(_options.DevicePath, _options.Name, _options.Offload, napi: false);
-                }
-
+                device = OpenDevice();
                 netlink = Rtnetlink.Open();
                 var name = device.Name;
                 Require(netlink.ConfigureLink(device.Index, _options.Mtu, _options.TxQueueLength), $"cannot set MTU {_options.Mtu} and txqueuelen {_options.TxQueueLength} on {name}");
@@ -174,6 +163,46 @@ public sealed class TunInterface : Netmod, IIpInterfaceFeature, INetmodCountersF
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Opens the device, with a NAPI context and its GRO timeout when
+    /// <see cref="TunOptions.GroTimeoutMicroseconds"/> asks for them (README, "Receive
+    /// coalescing"); without both when either cannot be had, saying why.
+    /// </summary>
+    private TunDevice OpenDevice()
+    {
+        if (_options.GroTimeoutMicroseconds == 0)
+        {
+            return TunDevice.Open(_options.DevicePath, _options.Name, _options.Offload, napi: false);
+        }
+
+        var device = TunDevice.Open(_options.DevicePath, _options.Name, _options.Offload, napi: true);
+        if (!device.HasNapi)
+        {
+            Log.CoalescingUnavailable(_logger, device.Name, "the kernel refused IFF_NAPI (Linux has it from 4.15 on)");
+            return device;
+        }
+
+        string problem;
+        try
+        {
+            if (ReceiveCoalescing.TrySetTimeout(_options.InterfacesPath, device, _options.GroTimeoutMicroseconds, out problem))
+            {
+                return device;
+            }
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
+
+        // Without the timeout GRO merges nothing and the NAPI context only adds work: the
+        // device is made again without it (nothing is assigned to it yet).
+        Log.CoalescingUnavailable(_logger, device.Name, problem);
+        device.Dispose();
+        return TunDevice.Open(_options.DevicePath, _options.Name, _options.Offload, napi: false);
     }
 
     /// <inheritdoc />
