@@ -42,6 +42,7 @@ public sealed partial class ConfigurationReferenceTests
         ["RoutingOptions.RouteExpiryIntervals"] = "fixed (docs/routing.md)",
         ["SecurityOptions.NetmodPeers"] = "the per-netmod AcceptUnknownPeers/AllowedPeers, checked with the core netmod keys",
         ["TunOptions.DevicePath"] = "tests only: the clone device to open",
+        ["TunOptions.InterfacesPath"] = "tests only: where the namespace's interfaces show in sysfs",
     };
 
     private static readonly Assembly[] Assemblies =
