@@ -14,9 +14,10 @@ public sealed class ReceiveCoalescingTests
     private const int SegmentPayload = 1400;
 
     [RootTheory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task Write_ConsecutiveSegmentsOfAFlow_ReachTheMachineMergedIntoPacketsOverTheMtu(bool offload)
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    [InlineData(false, false)]
+    public async Task Write_ConsecutiveSegmentsOfAFlow_ReachTheMachineMergedIntoPacketsOverTheMtu(bool offload, bool ipv4)
     {
         await using var ns = await NetworkNamespace.CreateAsync();
         using var sysfs = await Sysfs.MountAsync(ns);
@@ -27,9 +28,9 @@ public sealed class ReceiveCoalescingTests
         Assert.Equal("50000", sysfs.Read(node.Name, "gro_flush_timeout"));
         Assert.True(node.Logs.Has(400, m => m.Contains("GRO 50 µs", StringComparison.Ordinal)));
 
-        var seen = await WriteFlowAndCaptureAsync(ns, node);
+        var seen = await WriteFlowAndCaptureAsync(ns, node, ipv4);
         Assert.True(seen.Max() > Mtu, $"the largest packet the machine got was {seen.Max()} bytes; lengths: {string.Join(", ", seen)}");
-        Assert.Equal(Segments * SegmentPayload, seen.Sum(length => length - 52));
+        Assert.Equal(Segments * SegmentPayload, seen.Sum(length => length - Headers(ipv4)));
     }
 
     [RootFact]
@@ -41,8 +42,8 @@ public sealed class ReceiveCoalescingTests
 
         Assert.Equal(0, Convert.ToInt32(sysfs.Read(node.Name, "tun_flags"), 16) & 0x10);
         Assert.True(node.Logs.Has(400, m => m.Contains("GRO off", StringComparison.Ordinal)));
-        var seen = await WriteFlowAndCaptureAsync(ns, node);
-        Assert.Equal(Enumerable.Repeat(52 + SegmentPayload, Segments), seen);
+        var seen = await WriteFlowAndCaptureAsync(ns, node, ipv4: true);
+        Assert.Equal(Enumerable.Repeat(Headers(ipv4: true) + SegmentPayload, Segments), seen);
     }
 
     [RootFact]
@@ -58,8 +59,8 @@ public sealed class ReceiveCoalescingTests
         Assert.True(node.Logs.Has(400, m => m.Contains("GRO off", StringComparison.Ordinal)));
         Assert.Equal(0, Convert.ToInt32(sysfs.Read(node.Name, "tun_flags"), 16) & 0x10);
         Assert.Equal("0", sysfs.Read(node.Name, "gro_flush_timeout"));
-        var seen = await WriteFlowAndCaptureAsync(ns, node);
-        Assert.Equal(Segments * SegmentPayload, seen.Sum(length => length - 52));
+        var seen = await WriteFlowAndCaptureAsync(ns, node, ipv4: true);
+        Assert.Equal(Segments * SegmentPayload, seen.Sum(length => length - Headers(ipv4: true)));
     }
 
     private static Dictionary<string, string?> Settings(bool offload, int? groMicroseconds)
@@ -73,12 +74,15 @@ public sealed class ReceiveCoalescingTests
         return settings;
     }
 
+    /// <summary>IP and TCP header bytes of each segment (the test's packets carry 12 bytes of TCP options).</summary>
+    private static int Headers(bool ipv4) => (ipv4 ? 20 : 40) + 32;
+
     /// <summary>
     /// Writes one TCP flow's <see cref="Segments"/> consecutive segments (the last with PSH)
-    /// through the netmod and returns the length of each IPv4 packet of it the namespace's
+    /// through the netmod and returns the length of each packet of it the namespace's
     /// packet socket saw, in order.
     /// </summary>
-    private static async Task<List<int>> WriteFlowAndCaptureAsync(NetworkNamespace ns, TunNode node)
+    private static async Task<List<int>> WriteFlowAndCaptureAsync(NetworkNamespace ns, TunNode node, bool ipv4)
     {
         // ETH_P_ALL in network order; a TUN device has no link header, so each frame is an IP packet.
         using var capture = await ns.RunInsideAsync(() => new Socket(AddressFamily.Packet, SocketType.Raw, (ProtocolType)0x0300) { ReceiveTimeout = 300 });
@@ -87,7 +91,7 @@ public sealed class ReceiveCoalescingTests
         for (var i = 0; i < Segments; i++)
         {
             var flags = (byte)(i == Segments - 1 ? 0x18 : 0x10);
-            var packet = Packets.Tcp(ipv4: true, sequence: (uint)(1000 + (i * SegmentPayload)), flags, payload, identification: (ushort)(0x100 + i));
+            var packet = Packets.Tcp(ipv4, sequence: (uint)(1000 + (i * SegmentPayload)), flags, payload, identification: (ushort)(0x100 + i));
             Assert.Equal(SendResult.Sent, await node.SendPacketAsync(packet));
         }
 
@@ -107,11 +111,12 @@ public sealed class ReceiveCoalescingTests
                 continue;
             }
 
-            // Only the flow's packets: IPv4, TCP, to the test's destination port.
-            if (received >= 40 && buffer[0] >> 4 == 4 && buffer[9] == 6 && buffer[22] == 5201 >> 8 && buffer[23] == (5201 & 0xff))
+            // Only the flow's packets: TCP to the test's destination port, over the IP version written.
+            var (version, protocol, transport) = ipv4 ? (4, buffer[9], 20) : (6, buffer[6], 40);
+            if (received >= Headers(ipv4) && buffer[0] >> 4 == version && protocol == 6 && buffer[transport + 2] == 5201 >> 8 && buffer[transport + 3] == (5201 & 0xff))
             {
                 lengths.Add(received);
-                total += received - 52;
+                total += received - Headers(ipv4);
             }
         }
 
