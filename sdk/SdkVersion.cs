@@ -8,7 +8,8 @@ namespace Router.Sdk;
 /// <remarks>
 /// Minor versions only add: 1.4 added <see cref="IPeerRemovalFeature"/> (peers removed by a
 /// configuration reload), 1.5 <see cref="InboundFrame.MoreFollows"/> (a netmod says it holds the
-/// next frame already). A netmod built against 1.5 still loads on a 1.5 or later 1.x router.
+/// next frame already), 1.6 <see cref="IFrameRunFeature"/> (several frames in one send). A netmod
+/// built against 1.5 still loads on a 1.5 or later 1.x router.
 /// </remarks>
 public static class SdkVersion
 {

@@ -37,6 +37,7 @@ internal sealed class NetmodInstance
         Capabilities = netmod.Capabilities;
         Name = plugin.Name;
         MaxFrameSize = Capabilities.MaxFrameSize;
+        Runs = netmod.GetFeature<IFrameRunFeature>();
     }
 
     public string Name { get; }
@@ -49,6 +50,9 @@ internal sealed class NetmodInstance
 
     /// <summary>Cached from <see cref="Capabilities"/> for the frame path.</summary>
     public int MaxFrameSize { get; }
+
+    /// <summary>The netmod's way to send several frames in one call, when it has one (<see cref="FrameSlicer"/> uses it).</summary>
+    public IFrameRunFeature? Runs { get; }
 
     public NetmodState State => _state;
 
@@ -113,6 +117,25 @@ internal sealed class NetmodInstance
         }
 
         return AwaitSend(pending, to, frame.Length);
+    }
+
+    /// <summary>
+    /// <see cref="IFrameRunFeature.SendRunAsync"/> (only when <see cref="Runs"/> is set), counting
+    /// its <paramref name="frames"/> frames of <paramref name="frameBytes"/> bytes in all as sent.
+    /// </summary>
+    public async ValueTask<SendResult> SendRunAsync(NeighbourId to, Memory<byte> run, int stride, int frames, long frameBytes, CancellationToken cancellationToken)
+    {
+        var result = await Runs!.SendRunAsync(to, run, stride, cancellationToken).ConfigureAwait(false);
+        if (result == SendResult.Sent)
+        {
+            Traffic.CountOut(frames, frameBytes);
+            if (_neighbourTraffic.TryGetValue(to, out var link))
+            {
+                link.CountOut(frames, frameBytes);
+            }
+        }
+
+        return result;
     }
 
     /// <summary><see cref="Netmod.SendAllAsync"/>, counting what was sent (per netmod only: a broadcast has no one neighbour).</summary>

@@ -341,7 +341,7 @@ internal sealed partial class PacketGateway
         var frameLength = FrameHeader.Size + sealedLength;
         var result = frameLength <= next.Netmod.MaxFrameSize
             ? await next.Netmod.SendAsync(next.Neighbour, buffer.AsMemory(0, frameLength), cancellationToken).ConfigureAwait(false)
-            : await SendSlicesAsync(next, buffer, frameLength, cancellationToken).ConfigureAwait(false);
+            : await FrameSlicer.SendAsync(next.Netmod, next.Neighbour, buffer.AsMemory(0, frameLength), 0, cancellationToken).ConfigureAwait(false);
         if (result == SendResult.Sent)
         {
             Counters.CountSent(packets, bytes);
@@ -349,35 +349,6 @@ internal sealed partial class PacketGateway
         else
         {
             Counters.CountDrop(PacketDrop.SendFailed, packets);
-        }
-    }
-
-    /// <summary>Cuts a sealed batch frame that is larger than the next hop's frames into slices (same header, own offsets).</summary>
-    private static async ValueTask<SendResult> SendSlicesAsync(NextHop next, byte[] frame, int frameLength, CancellationToken cancellationToken)
-    {
-        var capacity = next.Netmod.MaxFrameSize - FrameHeader.Size;
-        var slice = FrameBuffers.Rent(next.Netmod.MaxFrameSize);
-        try
-        {
-            var payloadLength = frameLength - FrameHeader.Size;
-            for (var position = 0; position < payloadLength; position += capacity)
-            {
-                var length = Math.Min(capacity, payloadLength - position);
-                frame.AsSpan(0, FrameHeader.Size).CopyTo(slice);
-                FrameHeader.WriteOffset(slice, (uint)position);
-                frame.AsSpan(FrameHeader.Size + position, length).CopyTo(slice.AsSpan(FrameHeader.Size));
-                var result = await next.Netmod.SendAsync(next.Neighbour, slice.AsMemory(0, FrameHeader.Size + length), cancellationToken).ConfigureAwait(false);
-                if (result != SendResult.Sent)
-                {
-                    return result;
-                }
-            }
-
-            return SendResult.Sent;
-        }
-        finally
-        {
-            FrameBuffers.Return(slice);
         }
     }
 

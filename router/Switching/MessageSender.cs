@@ -21,8 +21,8 @@ internal enum OriginateResult
 /// Sends messages that start at this router (API <c>send</c>): seals the whole message for the
 /// destination with the end-to-end session (<see cref="SessionService"/>, waiting for a key
 /// exchange when there is none), cuts the sealed message into slices that fit the next hop's
-/// frame size, each with a <see cref="FrameHeader"/>, and hands them to that netmod one by
-/// one, waiting when it applies backpressure. Floods are signed instead of sealed. A message
+/// frame size, each with a <see cref="FrameHeader"/>, and hands them to that netmod (<see cref="FrameSlicer"/>: one
+/// run, or one by one), waiting when it applies backpressure. Floods are signed instead of sealed. A message
 /// to this router's own address is delivered locally, unsealed, without touching a netmod.
 /// Sealing uses pooled buffers: a message that fits one frame is sealed straight into the
 /// frame, a larger one into a rented buffer that is then sliced.
@@ -211,57 +211,25 @@ internal sealed class MessageSender
                 }
             }
 
-            var sealedMessage = ArrayPool<byte>.Shared.Rent(sealedLength);
+            // Sealed behind a header with offset 0, then cut into slices that fit the next hop.
+            var whole = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + sealedLength);
             try
             {
-                if (!_sessions.TrySeal(session, messageId, message.Span, sealedMessage.AsSpan(0, sealedLength)))
+                if (!_sessions.TrySeal(session, messageId, message.Span, whole.AsSpan(FrameHeader.Size, sealedLength)))
                 {
                     continue;
                 }
 
-                var result = await SendSlicesAsync(next, destination, messageId, sealedMessage.AsMemory(0, sealedLength), cancellationToken).ConfigureAwait(false);
-                return (result, messageId);
+                new FrameHeader(FrameKind.Message, _hopLimit, destination, _local, messageId, (uint)sealedLength, 0).Write(whole);
+                var result = await FrameSlicer.SendAsync(next.Netmod, next.Neighbour, whole.AsMemory(0, FrameHeader.Size + sealedLength), 0, cancellationToken).ConfigureAwait(false);
+                return (result == SendResult.Sent ? OriginateResult.Sent : OriginateResult.LinkLost, messageId);
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(sealedMessage);
+                ArrayPool<byte>.Shared.Return(whole);
             }
         }
 
         return (OriginateResult.NoSession, messageId);
-    }
-
-    /// <summary>Cuts a whole (sealed) message into frames that fit the next hop and sends them in order.</summary>
-    private async Task<OriginateResult> SendSlicesAsync(NextHop next, RouterAddress destination, uint messageId, ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
-    {
-        var sliceCapacity = next.Netmod.MaxFrameSize - FrameHeader.Size;
-        var buffer = FrameBuffers.Rent(Math.Min(next.Netmod.MaxFrameSize, FrameHeader.Size + message.Length));
-        try
-        {
-            var offset = 0;
-            do
-            {
-                var length = Math.Min(sliceCapacity, message.Length - offset);
-                new FrameHeader(FrameKind.Message, _hopLimit, destination, _local, messageId, (uint)message.Length, (uint)offset)
-                    .Write(buffer);
-                message.Span.Slice(offset, length).CopyTo(buffer.AsSpan(FrameHeader.Size));
-                var result = await next.Netmod
-                    .SendAsync(next.Neighbour, buffer.AsMemory(0, FrameHeader.Size + length), cancellationToken)
-                    .ConfigureAwait(false);
-                if (result != SendResult.Sent)
-                {
-                    return OriginateResult.LinkLost;
-                }
-
-                offset += length;
-            }
-            while (offset < message.Length);
-        }
-        finally
-        {
-            FrameBuffers.Return(buffer);
-        }
-
-        return OriginateResult.Sent;
     }
 }

@@ -236,38 +236,20 @@ internal sealed class Switch
     }
 
     /// <summary>
-    /// Cuts a message slice that is too long for the next hop's link into slices that fit,
-    /// each with the same header and its own offset. The destination reassembles by offset,
-    /// so it does not matter where along the path a slice was cut.
+    /// Cuts a message slice that is too long for the next hop's link into slices that fit
+    /// (<see cref="FrameSlicer"/>), each with the same header and its own offset.
     /// </summary>
     private async ValueTask ForwardInSlicesAsync(NextHop next, InboundFrame frame, FrameHeader header, CancellationToken cancellationToken)
     {
-        var capacity = next.Netmod.MaxFrameSize - FrameHeader.Size;
-        var buffer = FrameBuffers.Rent(next.Netmod.MaxFrameSize);
-        try
+        var result = await FrameSlicer.SendAsync(next.Netmod, next.Neighbour, frame.Memory, header.Offset, cancellationToken).ConfigureAwait(false);
+        if (result != SendResult.Sent)
         {
-            var payloadLength = frame.Length - FrameHeader.Size;
-            for (var position = 0; position < payloadLength; position += capacity)
-            {
-                var length = Math.Min(capacity, payloadLength - position);
-                frame.Buffer.AsSpan(0, FrameHeader.Size).CopyTo(buffer);
-                FrameHeader.WriteOffset(buffer, header.Offset + (uint)position);
-                frame.Buffer.AsSpan(FrameHeader.Size + position, length).CopyTo(buffer.AsSpan(FrameHeader.Size));
-                var result = await next.Netmod.SendAsync(next.Neighbour, buffer.AsMemory(0, FrameHeader.Size + length), cancellationToken).ConfigureAwait(false);
-                if (result != SendResult.Sent)
-                {
-                    CountSend(next.Netmod, result);
-                    return;
-                }
-            }
+            CountSend(next.Netmod, result);
+            return;
+        }
 
-            Counters.CountForwarded();
-            Counters.CountResliced();
-        }
-        finally
-        {
-            FrameBuffers.Return(buffer);
-        }
+        Counters.CountForwarded();
+        Counters.CountResliced();
     }
 
     /// <summary>Hands a frame addressed to this router to whoever handles its kind.</summary>
