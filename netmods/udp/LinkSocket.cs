@@ -28,6 +28,7 @@ internal sealed class LinkSocket : IDisposable
     // Written by the receive thread around each delivery, read by Links before a Down event
     // (see UdpEndpoint.Deliver); Interlocked.Exchange on it is the full fence that needs.
     private Neighbour? _delivering;
+    private volatile bool _segments;
 
     private LinkSocket(int index, Socket socket, bool isDiscovery)
     {
@@ -69,10 +70,28 @@ internal sealed class LinkSocket : IDisposable
     public string BufferMethod { get; private set; } = "kernel default";
 
     /// <summary>
-    /// Binds a socket. Throws <see cref="InvalidOperationException"/> naming the address when the
-    /// kernel refuses (address in use, no such address).
+    /// Whether runs of frames leave as one segmented send (UDP_SEGMENT): on with <c>Offload</c>
+    /// until the kernel refuses one (<see cref="StopSegmenting"/>).
     /// </summary>
-    public static LinkSocket Bind(int index, IPEndPoint endpoint, int bufferBytes, bool isDiscovery)
+    public bool Segments => _segments;
+
+    /// <summary>Whether the kernel coalesces arriving datagrams for this socket (UDP_GRO, with <c>Offload</c>).</summary>
+    public bool Coalesces { get; private set; }
+
+    /// <summary>Sends runs one datagram at a time from now on. True for the call that turned segmentation off.</summary>
+    public bool StopSegmenting()
+    {
+        var was = _segments;
+        _segments = false;
+        return was;
+    }
+
+    /// <summary>
+    /// Binds a socket; with <paramref name="offload"/> it segments runs and coalesces receives
+    /// where the kernel can. Throws <see cref="InvalidOperationException"/> naming the address
+    /// when the kernel refuses (address in use, no such address).
+    /// </summary>
+    public static LinkSocket Bind(int index, IPEndPoint endpoint, int bufferBytes, bool isDiscovery, bool offload = false)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
@@ -94,6 +113,12 @@ internal sealed class LinkSocket : IDisposable
 
             var link = new LinkSocket(index, BindOrThrow(socket, endpoint), isDiscovery);
             link.SetBuffers(bufferBytes);
+            if (offload)
+            {
+                link._segments = true;
+                link.Coalesces = SegmentedIo.EnableReceiveCoalescing(socket);
+            }
+
             return link;
         }
         catch

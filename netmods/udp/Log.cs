@@ -16,6 +16,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 301, Level = LogLevel.Debug, Message = "udp socket {Endpoint}: asked for {Requested}-byte buffers with {Method}; the kernel granted receive {Receive} bytes, send {Send} bytes")]
     public static partial void SocketBuffers(ILogger logger, string endpoint, int requested, string method, int receive, int send);
 
+    [LoggerMessage(EventId = 316, Level = LogLevel.Debug, Message = "udp socket {Endpoint}: segmented sends {Segmentation}, receive coalescing {Coalescing}")]
+    public static partial void Offloads(ILogger logger, string endpoint, string segmentation, string coalescing);
+
+    [LoggerMessage(EventId = 353, Level = LogLevel.Warning, Message = "udp socket {Endpoint}: the kernel refused a segmented send to {Remote} ({Error}); this socket sends one datagram per call from now on")]
+    public static partial void SegmentationRefused(ILogger logger, string endpoint, string remote, string error);
+
     [LoggerMessage(EventId = 302, Level = LogLevel.Information, Message = "udp discovery: beacons to [{Group}]:{Port} and IPv4 broadcast every {Seconds} s, advertising link port {V6Port} (IPv6) / {V4Port} (IPv4)")]
     public static partial void DiscoveryStarted(ILogger logger, string group, int port, double seconds, string v6Port, string v4Port);
 

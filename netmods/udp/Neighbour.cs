@@ -128,6 +128,89 @@ internal sealed class Neighbour
             FrameBuffers.Return(buffer);
         }
     }
+
+    /// <summary>
+    /// Sends a run of frames (<see cref="IFrameRunFeature"/>: frame i at <c>i × stride + 1</c>,
+    /// the byte before each free for its type byte) as data datagrams on the first path, on the
+    /// caller's thread. Where the socket segments (<see cref="LinkSocket.Segments"/>) up to
+    /// <see cref="SegmentedIo.MaxSegments"/> datagrams leave with one sendmsg and the kernel
+    /// cuts them; otherwise, or when the kernel refuses that, one sendto per datagram. Losses
+    /// are counted as in <see cref="Send"/>.
+    /// </summary>
+    public SendResult SendRun(Span<byte> run, int stride, UdpCounters counters, Action<LinkPath, int> segmentationRefused)
+    {
+        if (stride - Wire.DataHeaderSize > _maxSendFrame)
+        {
+            return SendResult.TooLarge;
+        }
+
+        for (var start = 0; start < run.Length; start += stride)
+        {
+            run[start] = (byte)DatagramType.Data;
+        }
+
+        var path = _paths[0];
+        path.MarkSent();
+        var perCall = Math.Min(SegmentedIo.MaxSegments, SegmentedIo.MaxSegmentedBytes / stride) * stride;
+        try
+        {
+            for (var start = 0; start < run.Length; start += perCall)
+            {
+                var datagrams = run.Slice(start, Math.Min(perCall, run.Length - start));
+                if (!path.Socket.Segments || datagrams.Length <= stride)
+                {
+                    SendOneByOne(path, datagrams, stride, counters);
+                    continue;
+                }
+
+                switch (SegmentedIo.SendSegmented(path.Socket.Socket, datagrams, stride, path.Remote, out var unsupported, out var error))
+                {
+                    case SegmentedIo.Outcome.Done:
+                        counters.CountSegmentedSend();
+                        break;
+                    case SegmentedIo.Outcome.WouldBlock:
+                        counters.CountSendBufferFull();
+                        break;
+                    case SegmentedIo.Outcome.Failed when unsupported:
+                        if (path.Socket.StopSegmenting())
+                        {
+                            segmentationRefused(path, error);
+                        }
+
+                        SendOneByOne(path, datagrams, stride, counters);
+                        break;
+                    default:
+                        counters.CountSendError();
+                        break;
+                }
+            }
+
+            return SendResult.Sent;
+        }
+        catch (ObjectDisposedException)
+        {
+            return SendResult.Stopped;
+        }
+    }
+
+    private static void SendOneByOne(LinkPath path, ReadOnlySpan<byte> datagrams, int stride, UdpCounters counters)
+    {
+        for (var start = 0; start < datagrams.Length; start += stride)
+        {
+            try
+            {
+                path.Socket.Socket.SendTo(datagrams.Slice(start, Math.Min(stride, datagrams.Length - start)), SocketFlags.None, path.Remote);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
+            {
+                counters.CountSendBufferFull();
+            }
+            catch (SocketException)
+            {
+                counters.CountSendError();
+            }
+        }
+    }
 }
 
 /// <summary>One (local socket, remote socket address) pair a neighbour is reached over.</summary>

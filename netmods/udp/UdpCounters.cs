@@ -23,6 +23,9 @@ internal sealed class UdpCounters
     private long _strangersNotAnswered;
     private long _pathsRefusedTotal;
     private long _pathsRefusedPerAddress;
+    private long _segmentedSends;
+    private long _coalescedReceives;
+    private long _truncated;
 
     /// <summary>Datagrams read from any socket.</summary>
     public long DatagramsReceived => Volatile.Read(ref _datagramsReceived);
@@ -69,7 +72,24 @@ internal sealed class UdpCounters
     /// <summary>Hellos and hello-acks dropped unanswered because <c>MaxInboundPathsPerAddress</c> paths to that address were open.</summary>
     public long PathsRefusedPerAddress => Volatile.Read(ref _pathsRefusedPerAddress);
 
+    /// <summary>Runs of datagrams handed to the kernel with one segmented send (UDP_SEGMENT).</summary>
+    public long SegmentedSends => Volatile.Read(ref _segmentedSends);
+
+    /// <summary>Receives that returned several datagrams coalesced by the kernel (UDP_GRO).</summary>
+    public long CoalescedReceives => Volatile.Read(ref _coalescedReceives);
+
+    /// <summary>Receives cut short because more arrived than the receive buffer holds; the excess is lost.</summary>
+    public long Truncated => Volatile.Read(ref _truncated);
+
     public void CountReceived() => Interlocked.Increment(ref _datagramsReceived);
+
+    public void CountReceived(int datagrams) => Interlocked.Add(ref _datagramsReceived, datagrams);
+
+    public void CountSegmentedSend() => Interlocked.Increment(ref _segmentedSends);
+
+    public void CountCoalescedReceive() => Interlocked.Increment(ref _coalescedReceives);
+
+    public void CountTruncated() => Interlocked.Increment(ref _truncated);
 
     public void CountDelivered() => Interlocked.Increment(ref _framesDelivered);
 
@@ -117,6 +137,9 @@ internal sealed class UdpCounters
         new("strangersNotAnswered", StrangersNotAnswered),
         new("pathsRefusedTotal", PathsRefusedTotal),
         new("pathsRefusedPerAddress", PathsRefusedPerAddress),
+        new("segmentedSends", SegmentedSends),
+        new("coalescedReceives", CoalescedReceives),
+        new("truncated", Truncated),
     ];
 
     public override string ToString() => string.Join(", ", Snapshot().Select(c => $"{c.Key} {c.Value}"));

@@ -3,9 +3,11 @@
 // router does with a frame (docs/PERFORMANCE.md), so a frame crosses no thread it can avoid.
 //
 // Receive: one thread per socket ("udp rx <socket>", background, 1 MiB stack because the
-// router's switch runs on it), reusing one 64 KiB buffer and one SocketAddress:
-//   recvfrom() (Socket.ReceiveFrom on the non-blocking socket; when nothing is queued, first
-//   poll() on it, up to PollMicroseconds) → type byte →
+// router's switch runs on it), reusing one buffer and one SocketAddress:
+//   recvmsg() (SegmentedIo.Receive on the non-blocking socket; when nothing is queued, first
+//   poll() on it, up to PollMicroseconds) → one datagram, or with Offload several of one sender
+//   that the kernel coalesced (UDP_GRO), cut apart by the size it reports → per datagram,
+//   type byte →
 //     data        LinkTable lookup by (socket, SocketAddress) → rent a frame buffer, copy the
 //                 frame out → Incoming.TryWrite, which runs the reader waiting there (the
 //                 router's switch) on this thread; a full channel drops and counts, like a full
@@ -18,6 +20,10 @@
 //   which copies the frame behind the type byte into a pooled buffer, calls sendto()
 //   (Socket.SendTo, non-blocking) with the path's cached SocketAddress and returns the buffer;
 //   a full socket buffer is a lost datagram, counted (sendBufferFull).
+//   SendRunAsync (IFrameRunFeature: the router's slices of one message, laid out with a free
+//   byte before each) → Neighbour.SendRun writes the type bytes in place and, with Offload,
+//   hands up to 64 datagrams to the kernel with one sendmsg() and UDP_SEGMENT; where the
+//   kernel refuses that, the socket sends one datagram per sendto() from then on.
 //
 // No asynchronous call is ever made on these sockets (nor on the discovery socket): the first
 // one would register the socket with the runtime's socket engine, whose epoll thread then wakes,
@@ -41,7 +47,7 @@ namespace Router.Netmods.Udp;
 /// One <see cref="NeighbourId"/> per remote router address, however many paths reach it.
 /// Thread-safe, as <see cref="Netmod"/> requires.
 /// </remarks>
-public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFeature, IPeerRemovalFeature
+public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFeature, IPeerRemovalFeature, IFrameRunFeature
 {
     private const int IncomingCapacity = 1024;
     private const int EventCapacity = 1024;
@@ -49,6 +55,11 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
     // Larger than any UDP payload (65,507 bytes over IPv4, 65,527 over IPv6), so no datagram is
     // ever truncated and an oversized one is seen whole, counted and dropped.
     private const int ReceiveBufferBytes = 65_536;
+
+    // With UDP_GRO one receive returns up to 64 datagrams of one sender. The kernel stops
+    // coalescing at 64 KiB unless the device's gro_max_size was raised (BIG TCP, up to 512 KiB),
+    // so this is room for any of them; a receive cut short anyway is counted (truncated).
+    private const int CoalescedReceiveBufferBytes = 512 * 1024;
 
     // How long a receive thread waits in poll() before it looks at the stopping token again.
     // Closing the socket ends the wait at once; this only bounds it.
@@ -76,6 +87,7 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
     private readonly List<Task> _receiveThreadsEnded = [];
     private readonly int _maxFrameSize;
     private readonly LogThrottle _rateLimitLog;
+    private readonly Action<LinkPath, int> _segmentationRefused;
     private volatile EndpointState _state;
     private LinkSocket[] _sockets = [];
     private Discovery? _discovery;
@@ -98,6 +110,7 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
         _links = new Links(options, context.LocalAddress, context.Time, _logger, _events.Writer, Counters);
         _links.AddPeers(options.Peers);
         _rateLimitLog = new LogThrottle(context.Time);
+        _segmentationRefused = (path, error) => Log.SegmentationRefused(_logger, path.Socket.ToString(), path.Display, SegmentedIo.Describe(error));
     }
 
     private enum EndpointState
@@ -183,7 +196,7 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
                     : [new IPEndPoint(Socket.OSSupportsIPv6 ? IPAddress.IPv6Any : IPAddress.Any, 0)];
                 foreach (var endpoint in listen)
                 {
-                    sockets.Add(LinkSocket.Bind(sockets.Count, endpoint, _options.SocketBufferBytes, isDiscovery: false));
+                    sockets.Add(LinkSocket.Bind(sockets.Count, endpoint, _options.SocketBufferBytes, isDiscovery: false, _options.Offload));
                 }
 
                 if (_options.Discovery)
@@ -204,6 +217,7 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
             {
                 Log.Listening(_logger, socket.ToString());
                 Log.SocketBuffers(_logger, socket.ToString(), _options.SocketBufferBytes, socket.BufferMethod, socket.ReceiveBufferBytes, socket.SendBufferBytes);
+                Log.Offloads(_logger, socket.ToString(), socket.Segments ? "on" : "off", socket.Coalesces ? "on" : "off");
             }
 
             _controlLoop = _links.RunAsync(_sockets, discovery, _stopping.Token);
@@ -284,6 +298,27 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
     }
 
     /// <inheritdoc />
+    public int FrameHeadroom => Wire.DataHeaderSize;
+
+    /// <inheritdoc />
+    public ValueTask<SendResult> SendRunAsync(NeighbourId neighbour, Memory<byte> run, int stride, CancellationToken cancellationToken)
+    {
+        if (_state != EndpointState.Running)
+        {
+            return new ValueTask<SendResult>(SendResult.Stopped);
+        }
+
+        if (stride <= Wire.DataHeaderSize || run.Length <= Wire.DataHeaderSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(stride), "A run needs a stride longer than the headroom and at least one frame byte.");
+        }
+
+        return new ValueTask<SendResult>(_links.Table.ById.TryGetValue(neighbour, out var target)
+            ? target.SendRun(run.Span, stride, Counters, _segmentationRefused)
+            : SendResult.NoSuchNeighbour);
+    }
+
+    /// <inheritdoc />
     public override ValueTask<int> SendAllAsync(ReadOnlyMemory<byte> frame, NeighbourId? except, CancellationToken cancellationToken)
     {
         if (_state != EndpointState.Running)
@@ -353,7 +388,9 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
     private void Receive(LinkSocket link, TaskCompletionSource ended)
     {
         var socket = link.Socket;
-        var buffer = FrameBuffers.Rent(ReceiveBufferBytes);
+
+        // Coalesced receives return up to 64 datagrams at once; otherwise one datagram at most.
+        var buffer = FrameBuffers.Rent(link.Coalesces ? CoalescedReceiveBufferBytes : ReceiveBufferBytes);
 
         // Filled in by every receive: the lookups below hash its bytes, so nothing is allocated.
         var from = new SocketAddress(link.Family, SocketAddress.GetMaximumAddressSize(link.Family));
@@ -362,20 +399,18 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
         {
             while (!_stopping.IsCancellationRequested)
             {
-                int received;
+                SegmentedIo.Outcome outcome;
+                int received, segmentSize, error;
+                bool truncated;
                 try
                 {
-                    // Available is the next datagram's size (FIONREAD), 0 when none is queued:
-                    // then wait in poll() rather than let recvfrom() fail with WouldBlock, an
-                    // exception (and an allocation) each time the socket runs dry. An empty
-                    // datagram also reads 0, but poll() returns at once for it.
-                    if (socket.Available == 0 && !socket.Poll(PollMicroseconds, SelectMode.SelectRead))
+                    // recvmsg() on the non-blocking socket; when nothing is queued, wait in poll().
+                    outcome = SegmentedIo.Receive(socket, buffer, from, out received, out segmentSize, out truncated, out error);
+                    if (outcome == SegmentedIo.Outcome.WouldBlock)
                     {
+                        socket.Poll(PollMicroseconds, SelectMode.SelectRead);
                         continue;
                     }
-
-                    received = socket.ReceiveFrom(buffer.AsSpan(0, ReceiveBufferBytes), SocketFlags.None, from);
-                    failures = 0;
                 }
                 catch (ObjectDisposedException)
                 {
@@ -385,15 +420,16 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
                 {
                     return;
                 }
-                catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
+
+                if (outcome == SegmentedIo.Outcome.Failed)
                 {
-                    // poll() said readable but the datagram was gone (or was an error report).
-                    continue;
-                }
-                catch (SocketException e)
-                {
+                    if (_stopping.IsCancellationRequested)
+                    {
+                        return;
+                    }
+
                     Counters.CountReceiveError();
-                    Log.ReceiveFailed(_logger, link.ToString(), e.Message);
+                    Log.ReceiveFailed(_logger, link.ToString(), SegmentedIo.Describe(error));
                     if (++failures >= ErrorsBeforePause)
                     {
                         _stopping.Token.WaitHandle.WaitOne(ErrorPause);
@@ -402,10 +438,15 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
                     continue;
                 }
 
-                Counters.CountReceived();
+                failures = 0;
+                if (truncated)
+                {
+                    Counters.CountTruncated();
+                }
+
                 try
                 {
-                    OnDatagram(link, buffer.AsSpan(0, received), from);
+                    OnReceived(link, buffer.AsSpan(0, received), segmentSize, from);
                 }
                 catch (Exception e)
                 {
@@ -423,6 +464,27 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
         {
             FrameBuffers.Return(buffer);
             ended.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// What one receive returned: a datagram, or datagrams of <paramref name="segmentSize"/> bytes
+    /// each (the last possibly shorter) that the kernel coalesced, all from <paramref name="from"/>.
+    /// </summary>
+    private void OnReceived(LinkSocket link, ReadOnlySpan<byte> received, int segmentSize, SocketAddress from)
+    {
+        if (segmentSize <= 0 || received.Length <= segmentSize)
+        {
+            Counters.CountReceived();
+            OnDatagram(link, received, from);
+            return;
+        }
+
+        Counters.CountCoalescedReceive();
+        Counters.CountReceived((received.Length + segmentSize - 1) / segmentSize);
+        for (var start = 0; start < received.Length; start += segmentSize)
+        {
+            OnDatagram(link, received.Slice(start, Math.Min(segmentSize, received.Length - start)), from);
         }
     }
 

@@ -28,7 +28,15 @@ internal sealed record UdpOptions
         "Enabled", "Listen", "Peers", "Discovery", "DiscoveryIntervalSeconds", "DiscoveryPort", "DiscoveryInterfaces",
         "MaxFrameSize", "KeepaliveSeconds", "DeadPeerTimeoutSeconds", "ReconnectMinSeconds", "ReconnectMaxSeconds",
         "SocketBufferBytes", "MaxInboundPaths", "MaxInboundPathsPerAddress", "HandshakeRatePerAddress", "HandshakeBurstPerAddress",
+        "Offload",
     ];
+
+    /// <summary>
+    /// Whether link sockets hand runs of frames to the kernel as one segmented send (UDP_SEGMENT)
+    /// and let it coalesce arriving datagrams (UDP_GRO). Falls back by itself where the kernel
+    /// cannot; false sends and receives one datagram per system call.
+    /// </summary>
+    public bool Offload { get; init; } = true;
 
     /// <summary>Sockets to bind. Empty means one dual-stack socket on a free port, to peer outwards only.</summary>
     public IReadOnlyList<HostEndpoint> Listen { get; init; } = [new HostEndpoint("::", DefaultPort)];
@@ -111,6 +119,7 @@ internal sealed record UdpOptions
         var maxInboundPathsPerAddress = reader.ReadInt("MaxInboundPathsPerAddress", defaults.MaxInboundPathsPerAddress, 1, 1_000_000);
         var handshakeRate = reader.ReadInt("HandshakeRatePerAddress", defaults.HandshakeRatePerAddress, 1, 1_000_000);
         var handshakeBurst = reader.ReadInt("HandshakeBurstPerAddress", defaults.HandshakeBurstPerAddress, 1, 1_000_000);
+        var offload = reader.ReadBool("Offload", defaults.Offload);
 
         if (socketBuffer is > 0 and < 65536)
         {
@@ -155,6 +164,7 @@ internal sealed record UdpOptions
             MaxInboundPathsPerAddress = maxInboundPathsPerAddress!.Value,
             HandshakeRatePerAddress = handshakeRate!.Value,
             HandshakeBurstPerAddress = handshakeBurst!.Value,
+            Offload = offload!.Value,
         };
     }
 }

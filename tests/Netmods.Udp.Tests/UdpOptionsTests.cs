@@ -29,6 +29,7 @@ public sealed class UdpOptionsTests
         Assert.Equal(8, options.MaxInboundPathsPerAddress);
         Assert.Equal(20, options.HandshakeRatePerAddress);
         Assert.Equal(40, options.HandshakeBurstPerAddress);
+        Assert.True(options.Offload);
     }
 
     [Fact]
@@ -58,6 +59,7 @@ public sealed class UdpOptionsTests
             ["MaxInboundPathsPerAddress"] = "2",
             ["HandshakeRatePerAddress"] = "5",
             ["HandshakeBurstPerAddress"] = "7",
+            ["Offload"] = "false",
         });
 
         var options = UdpOptions.Parse(section, errors);
@@ -80,6 +82,7 @@ public sealed class UdpOptionsTests
         Assert.Equal(2, options.MaxInboundPathsPerAddress);
         Assert.Equal(5, options.HandshakeRatePerAddress);
         Assert.Equal(7, options.HandshakeBurstPerAddress);
+        Assert.False(options.Offload);
     }
 
     [Fact]
@@ -106,12 +109,13 @@ public sealed class UdpOptionsTests
             ["MaxInboundPathsPerAddress"] = "lots",
             ["HandshakeRatePerAddress"] = "-1",
             ["HandshakeBurstPerAddress"] = "1.5",
+            ["Offload"] = "maybe",
             ["Peer:0"] = "typo.example:5861",
         });
 
         var errors = new UdpFactory().Validate(section).ToList();
 
-        Assert.Equal(19, errors.Count);
+        Assert.Equal(20, errors.Count);
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:Enabled: 'yes' is not true or false", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:Listen[0]: ", StringComparison.Ordinal) && e.Contains("'nonsense'", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:Listen[1]: ", StringComparison.Ordinal) && e.Contains("not an IP address", StringComparison.Ordinal));
@@ -130,6 +134,7 @@ public sealed class UdpOptionsTests
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:MaxInboundPathsPerAddress: 'lots'", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:HandshakeRatePerAddress: -1 is outside", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:HandshakeBurstPerAddress: '1.5'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Netmods:udp:Offload: 'maybe' is not true or false", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:Peer: unknown setting (did you mean 'Peers'?)", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("Netmods:udp:Peer: ", StringComparison.Ordinal) && e.Contains("the udp settings are Enabled, Listen, Peers", StringComparison.Ordinal));
         Assert.All(errors, e => Assert.EndsWith(".", e, StringComparison.Ordinal));
