@@ -29,6 +29,7 @@ internal static unsafe partial class SegmentedIo
     private const int EAgain = 11;
     private const int EIo = 5;
     private const int EInval = 22;
+    private const int EMsgSize = 90;
     private const int ENoProtoOpt = 92;
     private const int EOpNotSupp = 95;
 
@@ -110,7 +111,9 @@ internal static unsafe partial class SegmentedIo
             }
         }
 
-        unsupported = error is EIo or EInval or ENoProtoOpt or EOpNotSupp;
+        // EIO: the device cannot checksum UDP; EINVAL (EMSGSIZE since Linux 6.x): a segment
+        // over the route's MTU; ENOPROTOOPT / EOPNOTSUPP: a kernel without UDP_SEGMENT.
+        unsupported = error is EIo or EInval or EMsgSize or ENoProtoOpt or EOpNotSupp;
         return error switch
         {
             0 => Outcome.Done,
