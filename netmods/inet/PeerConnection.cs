@@ -6,10 +6,11 @@
 // send a hello at once, each reads the other's: non-blocking send()/recv() and poll() under the
 // handshake deadline) → Routes.RegisterAsync (the connection joins a neighbour, as its active
 // link or not; waited for on this thread) → Run, which runs these until the connection ends:
-//   direct send     SendAsync's caller, on its own thread: header + frame into this
-//                   connection's scratch buffer, then one non-blocking send(). Only when nobody
-//                   else is writing and the send queue is empty; what the socket does not take
-//                   (it is full) is left to the writer, which sends it before anything else
+//   direct send     SendAsync's caller, on its own thread: header + frame in one non-blocking
+//                   gather sendmsg(). Only when nobody else is writing and the send queue is
+//                   empty; what the socket does not take (it is full) is copied into this
+//                   connection's scratch buffer and left to the writer, which sends it before
+//                   anything else
 //   writer thread   "inet tx <endpoint>": send queue (bounded channel of pooled buffers) → one
 //                   256 KiB batch buffer → non-blocking send(), poll() while the socket is
 //                   full: frames sent while the socket is full or another frame is being
@@ -136,9 +137,9 @@ internal sealed partial class PeerConnection
     private int _sendOwner;
     private int _direct;
 
-    // Header + frame of a direct send, allocated at registration. When the socket takes only
-    // part of it, [_remainderStart, _remainderEnd) is what the writer still has to send;
-    // both belong to whoever holds _sendOwner.
+    // Header + frame of a direct send the socket took only part of, allocated at registration:
+    // [_remainderStart, _remainderEnd) is what the writer still has to send; both belong to
+    // whoever holds _sendOwner.
     private byte[]? _scratch;
     private int _remainderStart;
     private int _remainderEnd;
@@ -324,9 +325,9 @@ internal sealed partial class PeerConnection
 
     /// <summary>
     /// Sends a frame on the caller's thread when nobody else is writing to the socket and the
-    /// send queue is empty: copies header and frame into the scratch buffer and makes one
-    /// non-blocking send. What the socket does not take is left to the writer, which sends
-    /// it before anything queued later. Returns false, having sent nothing, when the frame must
+    /// send queue is empty: one non-blocking gather send of header and frame
+    /// (<see cref="GatherSend"/>). What the socket does not take is copied into the scratch
+    /// buffer and left to the writer, which sends it before anything queued later. Returns false, having sent nothing, when the frame must
     /// be queued instead (busy, not registered, retired, closed). Allocates nothing.
     /// </summary>
     /// <param name="frame">1 to <see cref="MaxSendFrame"/> bytes.</param>
@@ -346,23 +347,24 @@ internal sealed partial class PeerConnection
             return false;
         }
 
-        var scratch = _scratch!;
+        // Header and frame in one gather send; only a remainder the socket did not take is
+        // copied, into the scratch buffer the writer sends it from.
+        Span<byte> header = stackalloc byte[Framing.HeaderSize];
+        Framing.WriteHeader(header, (uint)frame.Length);
         var total = Framing.HeaderSize + frame.Length;
-        Framing.WriteHeader(scratch, (uint)frame.Length);
-        frame.CopyTo(scratch.AsSpan(Framing.HeaderSize));
         int sent;
-        SocketError error;
+        int error;
         try
         {
-            sent = _socket.Send(scratch.AsSpan(0, total), SocketFlags.None, out error);
+            sent = GatherSend.Send(_socket, header, frame, out error);
         }
         catch (ObjectDisposedException)
         {
             sent = 0;
-            error = SocketError.OperationAborted;
+            error = -1;
         }
 
-        if (error is SocketError.Success or SocketError.WouldBlock)
+        if (error is 0 or GatherSend.WouldBlock)
         {
             if (sent > 0)
             {
@@ -378,6 +380,9 @@ internal sealed partial class PeerConnection
             // The socket is full: the writer takes over the flag and the rest. When the
             // queue is too full to take the wake-up, the writer is awake anyway, and it always
             // sends a remainder before dequeuing; when the queue is closed, so is the link.
+            var scratch = _scratch!;
+            header.CopyTo(scratch);
+            frame.CopyTo(scratch.AsSpan(Framing.HeaderSize));
             _remainderStart = sent;
             _remainderEnd = total;
             Volatile.Write(ref _sendOwner, LoopSending);
@@ -386,7 +391,7 @@ internal sealed partial class PeerConnection
         }
 
         Volatile.Write(ref _sendOwner, NobodySending);
-        Abort(error == SocketError.OperationAborted || _cts.IsCancellationRequested ? null : new SocketException((int)error).Message);
+        Abort(error == -1 || _cts.IsCancellationRequested ? null : GatherSend.Describe(error));
         return false;
     }
 
