@@ -7,7 +7,8 @@ namespace Router.Sdk.Testing.Conformance;
 /// The netmod conformance suite: every rule of the <see cref="Netmod"/> contract that the router
 /// core relies on, checked against two real instances of the netmod under test — start and stop
 /// idempotence, a send/receive round trip, the maximum frame size, buffer ownership, neighbour
-/// up and down, behaviour after stop, and cancellation.
+/// up and down, behaviour after stop, cancellation, and runs of frames where the netmod takes
+/// them (<see cref="IFrameRunFeature"/>).
 /// </summary>
 /// <remarks>
 /// <para>Use: in the netmod's xunit test project, derive a class from this one and implement
@@ -193,6 +194,54 @@ public abstract class NetmodConformanceTests
         var (_, received) = await b.NextFrameAsync("the frame whose buffer was reused");
         Assert.True(original.AsSpan().SequenceEqual(received),
             "B: the frame changed after SendAsync completed; the netmod must copy what it needs before the send completes.");
+    }
+
+    /// <summary>
+    /// For a netmod that takes runs (<see cref="IFrameRunFeature"/>; others pass this test
+    /// unchecked): every frame of a run arrives alone, whole and in order, the caller may reuse
+    /// the run at once, and frames over <see cref="NetmodCapabilities.MaxFrameSize"/> are refused
+    /// as <see cref="SendResult.TooLarge"/> and never sent.
+    /// </summary>
+    [Fact]
+    public async Task SendRunAsync_WhenTaken_EveryFrameArrivesAloneWholeAndInOrder()
+    {
+        await using var a = Create("A");
+        await using var b = Create("B");
+        var (upAtA, _) = await StartLinkedAsync(a, b);
+        if (a.Netmod.GetFeature<IFrameRunFeature>() is not { } runs)
+        {
+            return;
+        }
+
+        var frameSize = Math.Min(a.Netmod.Capabilities.MaxFrameSize, 1200);
+        var headroom = runs.FrameHeadroom;
+        var stride = headroom + frameSize;
+        var frames = Enumerable.Range(0, 5).Select(i => Payload(i == 4 ? 100 : frameSize)).ToList();
+        var run = new byte[(4 * stride) + headroom + 100];
+        for (var i = 0; i < frames.Count; i++)
+        {
+            frames[i].CopyTo(run, (i * stride) + headroom);
+        }
+
+        using (var cts = new CancellationTokenSource(Timeout))
+        {
+            Assert.Equal(SendResult.Sent, await runs.SendRunAsync(upAtA.Neighbour, run, stride, cts.Token));
+        }
+
+        Array.Fill(run, (byte)0xEE);
+        for (var i = 0; i < frames.Count; i++)
+        {
+            var (_, received) = await b.NextFrameAsync($"frame {i} of a run of 5");
+            Assert.True(frames[i].AsSpan().SequenceEqual(received), $"B: frame {i} of a run arrived as {received.Length} different bytes (lost, reordered, cut at the wrong place, or changed after SendRunAsync completed).");
+        }
+
+        var tooLarge = headroom + a.Netmod.Capabilities.MaxFrameSize + 1;
+        using (var cts = new CancellationTokenSource(Timeout))
+        {
+            Assert.Equal(SendResult.TooLarge, await runs.SendRunAsync(upAtA.Neighbour, new byte[tooLarge + headroom + 1], tooLarge, cts.Token));
+        }
+
+        await b.ExpectNoFrameAsync(QuietPeriod, "a run of frames larger than MaxFrameSize must not be sent");
     }
 
     /// <summary>A neighbour id that no Up event announced is refused as <see cref="SendResult.NoSuchNeighbour"/>.</summary>
