@@ -28,7 +28,7 @@ internal sealed class LinkSocket : IDisposable
     // Written by the receive thread around each delivery, read by Links before a Down event
     // (see UdpEndpoint.Deliver); Interlocked.Exchange on it is the full fence that needs.
     private Neighbour? _delivering;
-    private volatile bool _segments;
+    private int _segments; // 1 while runs leave as segmented sends
 
     private LinkSocket(int index, Socket socket, bool isDiscovery)
     {
@@ -73,18 +73,13 @@ internal sealed class LinkSocket : IDisposable
     /// Whether runs of frames leave as one segmented send (UDP_SEGMENT): on with <c>Offload</c>
     /// until the kernel refuses one (<see cref="StopSegmenting"/>).
     /// </summary>
-    public bool Segments => _segments;
+    public bool Segments => Volatile.Read(ref _segments) == 1;
 
     /// <summary>Whether the kernel coalesces arriving datagrams for this socket (UDP_GRO, with <c>Offload</c>).</summary>
     public bool Coalesces { get; private set; }
 
     /// <summary>Sends runs one datagram at a time from now on. True for the call that turned segmentation off.</summary>
-    public bool StopSegmenting()
-    {
-        var was = _segments;
-        _segments = false;
-        return was;
-    }
+    public bool StopSegmenting() => Interlocked.Exchange(ref _segments, 0) == 1;
 
     /// <summary>
     /// Binds a socket; with <paramref name="offload"/> it segments runs and coalesces receives
@@ -115,7 +110,7 @@ internal sealed class LinkSocket : IDisposable
             link.SetBuffers(bufferBytes);
             if (offload)
             {
-                link._segments = true;
+                link._segments = 1;
                 link.Coalesces = SegmentedIo.EnableReceiveCoalescing(socket);
             }
 
