@@ -49,20 +49,8 @@ internal static unsafe partial class SegmentedIo
     public static bool EnableReceiveCoalescing(Socket socket)
     {
         var on = 1;
-        var handle = socket.SafeHandle;
-        var added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-            return SetSockOpt((int)handle.DangerousGetHandle(), SolUdp, UdpGro, &on, sizeof(int)) == 0;
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
+        using var fd = new Descriptor(socket);
+        return SetSockOpt(fd.Value, SolUdp, UdpGro, &on, sizeof(int)) == 0;
     }
 
     /// <summary>
@@ -81,11 +69,8 @@ internal static unsafe partial class SegmentedIo
         *(int*)(control + 12) = UdpSegment;
         *(ushort*)(control + CmsgHeaderSize) = (ushort)segmentSize;
 
-        var handle = socket.SafeHandle;
-        var added = false;
-        try
+        using (var fd = new Descriptor(socket))
         {
-            handle.DangerousAddRef(ref added);
             fixed (byte* data = datagrams)
             fixed (byte* name = to.Buffer.Span)
             {
@@ -99,15 +84,8 @@ internal static unsafe partial class SegmentedIo
                     Control = control,
                     ControlLength = CmsgHeaderSize + 8,
                 };
-                var sent = SendMsg((int)handle.DangerousGetHandle(), &message, 0);
+                var sent = SendMsg(fd.Value, &message, 0);
                 error = sent < 0 ? Marshal.GetLastPInvokeError() : 0;
-            }
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
             }
         }
 
@@ -135,45 +113,33 @@ internal static unsafe partial class SegmentedIo
         length = 0;
         segmentSize = 0;
         truncated = false;
-        var handle = socket.SafeHandle;
-        var added = false;
-        try
+        using var fd = new Descriptor(socket);
+        fixed (byte* data = buffer)
+        fixed (byte* name = from.Buffer.Span)
         {
-            handle.DangerousAddRef(ref added);
-            fixed (byte* data = buffer)
-            fixed (byte* name = from.Buffer.Span)
+            var vector = new IoVec { Base = data, Length = (nuint)buffer.Length };
+            var message = new MessageHeader
             {
-                var vector = new IoVec { Base = data, Length = (nuint)buffer.Length };
-                var message = new MessageHeader
-                {
-                    Name = name,
-                    NameLength = (uint)from.Buffer.Length,
-                    Vectors = &vector,
-                    VectorCount = 1,
-                    Control = control,
-                    ControlLength = ControlBytes,
-                };
-                var received = RecvMsg((int)handle.DangerousGetHandle(), &message, 0);
-                if (received < 0)
-                {
-                    error = Marshal.GetLastPInvokeError();
-                    return error == EAgain ? Outcome.WouldBlock : Outcome.Failed;
-                }
+                Name = name,
+                NameLength = (uint)from.Buffer.Length,
+                Vectors = &vector,
+                VectorCount = 1,
+                Control = control,
+                ControlLength = ControlBytes,
+            };
+            var received = RecvMsg(fd.Value, &message, 0);
+            if (received < 0)
+            {
+                error = Marshal.GetLastPInvokeError();
+                return error == EAgain ? Outcome.WouldBlock : Outcome.Failed;
+            }
 
-                error = 0;
-                length = (int)received;
-                from.Size = (int)message.NameLength;
-                truncated = (message.Flags & MsgTrunc) != 0;
-                segmentSize = CoalescedSegmentSize(control, (int)message.ControlLength);
-                return Outcome.Done;
-            }
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
+            error = 0;
+            length = (int)received;
+            from.Size = (int)message.NameLength;
+            truncated = (message.Flags & MsgTrunc) != 0;
+            segmentSize = CoalescedSegmentSize(control, (int)message.ControlLength);
+            return Outcome.Done;
         }
     }
 
@@ -201,6 +167,28 @@ internal static unsafe partial class SegmentedIo
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// A socket's descriptor, kept open for one call: a concurrent Dispose of the socket closes
+    /// it only after this is disposed. Throws <see cref="ObjectDisposedException"/> when the
+    /// socket is already closed.
+    /// </summary>
+    private readonly ref struct Descriptor
+    {
+        private readonly SafeHandle _handle;
+
+        public Descriptor(Socket socket)
+        {
+            _handle = socket.SafeHandle;
+            var added = false;
+            _handle.DangerousAddRef(ref added);
+            Value = (int)_handle.DangerousGetHandle();
+        }
+
+        public int Value { get; }
+
+        public void Dispose() => _handle.DangerousRelease();
     }
 
     [StructLayout(LayoutKind.Sequential)]

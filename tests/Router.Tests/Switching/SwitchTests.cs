@@ -285,15 +285,21 @@ public sealed class SwitchTests : IDisposable
         }
 
         await ForwardMany(1000); // warm up pools and tiering
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        await ForwardMany(10_000);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
-        // Under a byte per frame: any allocation per frame is at least 24 bytes (240 KB here),
-        // while the buffer pool may refill a few arrays once after a collection elsewhere in the
-        // test process trimmed it (seen once in CI: 3,120 bytes).
-        Assert.Equal(11_000, _link.Sent);
-        Assert.True(allocated < 10_000, $"forwarding 10,000 frames allocated {allocated} bytes");
+        // The least of three rounds, under a byte per frame: any allocation per frame is at
+        // least 24 bytes (240 KB a round) and shows in every round, while the buffer pool may
+        // refill a few arrays once after a collection elsewhere in the test process trimmed it
+        // (seen in CI: 3,120 and 12,336 bytes in one round).
+        var allocated = long.MaxValue;
+        for (var round = 0; round < 3; round++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            await ForwardMany(10_000);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        Assert.Equal(31_000, _link.Sent);
+        Assert.True(allocated < 10_000, $"forwarding 10,000 frames allocated {allocated} bytes in the least of three rounds");
     }
 
     public void Dispose()
