@@ -78,7 +78,7 @@ internal sealed class UdpCounters
     /// <summary>Receives that returned several datagrams coalesced by the kernel (UDP_GRO).</summary>
     public long CoalescedReceives => Volatile.Read(ref _coalescedReceives);
 
-    /// <summary>Receives cut short because more arrived than the receive buffer holds; the excess is lost.</summary>
+    /// <summary>Receives cut short because more arrived than the receive buffer holds; the datagram cut is dropped, the whole ones before it are handled.</summary>
     public long Truncated => Volatile.Read(ref _truncated);
 
     public void CountReceived() => Interlocked.Increment(ref _datagramsReceived);

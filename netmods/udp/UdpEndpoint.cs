@@ -441,7 +441,13 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
                 failures = 0;
                 if (truncated)
                 {
+                    // The datagram cut short is not handed on: the whole ones before it are.
                     Counters.CountTruncated();
+                    received = segmentSize > 0 ? received - (received % segmentSize) : 0;
+                    if (received == 0)
+                    {
+                        continue;
+                    }
                 }
 
                 try
