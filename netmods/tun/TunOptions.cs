@@ -62,9 +62,11 @@ internal sealed record TunOptions
     /// <summary>
     /// How long the kernel may hold a TCP segment the netmod wrote, to merge it with the next
     /// ones of its flow (GRO, through the device's NAPI context and its gro_flush_timeout);
-    /// 0 for no merging.
+    /// 0 for no merging. The default is one scheduler tick at 250 Hz: a shorter timeout is
+    /// re-armed ahead of the tick on every write, which reprograms the CPU's timer each time
+    /// (README, "Receive coalescing").
     /// </summary>
-    public int GroTimeoutMicroseconds { get; init; } = 50;
+    public int GroTimeoutMicroseconds { get; init; } = 4000;
 
     /// <summary>Addresses assigned to the device besides the overlay address.</summary>
     public IReadOnlyList<InterfaceAddress> Addresses { get; init; } = [];

@@ -23,14 +23,30 @@ public sealed class ReceiveCoalescingTests
         using var sysfs = await Sysfs.MountAsync(ns);
         await using var node = await TunNode.StartAsync(ns, Settings(offload, groMicroseconds: null), o => o with { InterfacesPath = sysfs.Interfaces });
 
-        // The default: a NAPI context, and a GRO timeout of 50 µs on the device.
+        // The default: a NAPI context, and a GRO timeout of 4 ms on the device.
         Assert.Equal(0x10, Convert.ToInt32(sysfs.Read(node.Name, "tun_flags"), 16) & 0x10);
-        Assert.Equal("50000", sysfs.Read(node.Name, "gro_flush_timeout"));
-        Assert.True(node.Logs.Has(400, m => m.Contains("GRO 50 µs", StringComparison.Ordinal)));
+        Assert.Equal("4000000", sysfs.Read(node.Name, "gro_flush_timeout"));
+        Assert.True(node.Logs.Has(400, m => m.Contains("GRO 4000 µs", StringComparison.Ordinal)));
 
         var seen = await WriteFlowAndCaptureAsync(ns, node, ipv4);
         Assert.True(seen.Max() > Mtu, $"the largest packet the machine got was {seen.Max()} bytes; lengths: {string.Join(", ", seen)}");
         Assert.Equal(Segments * SegmentPayload, seen.Sum(length => length - Headers(ipv4)));
+    }
+
+    [RootFact]
+    public async Task Write_FlowPausesWithoutPush_HeldSegmentsGoUpWhenTheTimeoutEnds()
+    {
+        await using var ns = await NetworkNamespace.CreateAsync();
+        using var sysfs = await Sysfs.MountAsync(ns);
+        await using var node = await TunNode.StartAsync(ns, Settings(offload: false, groMicroseconds: null), o => o with { InterfacesPath = sysfs.Interfaces });
+
+        // No segment carries PSH and nothing follows: only the timer (4 ms) hands them up. The
+        // bound is loose on purpose (a slow machine); a segment never handed up fails it.
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var seen = await WriteFlowAndCaptureAsync(ns, node, ipv4: true, push: false);
+        Assert.Equal(Segments * SegmentPayload, seen.Sum(length => length - Headers(ipv4: true)));
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(2), $"the held segments took {started.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.True(seen.Max() > Mtu, $"the largest packet the machine got was {seen.Max()} bytes");
     }
 
     [RootFact]
@@ -78,11 +94,11 @@ public sealed class ReceiveCoalescingTests
     private static int Headers(bool ipv4) => (ipv4 ? 20 : 40) + 32;
 
     /// <summary>
-    /// Writes one TCP flow's <see cref="Segments"/> consecutive segments (the last with PSH)
-    /// through the netmod and returns the length of each packet of it the namespace's
-    /// packet socket saw, in order.
+    /// Writes one TCP flow's <see cref="Segments"/> consecutive segments (the last with PSH
+    /// unless <paramref name="push"/> is false) through the netmod and returns the length of
+    /// each packet of it the namespace's packet socket saw, in order.
     /// </summary>
-    private static async Task<List<int>> WriteFlowAndCaptureAsync(NetworkNamespace ns, TunNode node, bool ipv4)
+    private static async Task<List<int>> WriteFlowAndCaptureAsync(NetworkNamespace ns, TunNode node, bool ipv4, bool push = true)
     {
         // ETH_P_ALL in network order; a TUN device has no link header, so each frame is an IP packet.
         using var capture = await ns.RunInsideAsync(() => new Socket(AddressFamily.Packet, SocketType.Raw, (ProtocolType)0x0300) { ReceiveTimeout = 300 });
@@ -90,7 +106,7 @@ public sealed class ReceiveCoalescingTests
         Random.Shared.NextBytes(payload);
         for (var i = 0; i < Segments; i++)
         {
-            var flags = (byte)(i == Segments - 1 ? 0x18 : 0x10);
+            var flags = (byte)(push && i == Segments - 1 ? 0x18 : 0x10);
             var packet = Packets.Tcp(ipv4, sequence: (uint)(1000 + (i * SegmentPayload)), flags, payload, identification: (ushort)(0x100 + i));
             Assert.Equal(SendResult.Sent, await node.SendPacketAsync(packet));
         }

@@ -18,7 +18,7 @@ public sealed class TunOptionsTests
         Assert.Equal(1280, options.Mtu);
         Assert.True(options.Offload);
         Assert.Equal(10_000, options.TxQueueLength);
-        Assert.Equal(50, options.GroTimeoutMicroseconds);
+        Assert.Equal(4000, options.GroTimeoutMicroseconds);
         Assert.Empty(options.Addresses);
         Assert.Empty(options.Prefixes);
         Assert.Equal("/dev/net/tun", options.DevicePath);
