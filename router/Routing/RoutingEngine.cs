@@ -19,7 +19,11 @@ internal readonly record struct SelectedRoute(RouterAddress Destination, Routing
 /// <item>When only unfeasible routes remain, a seqno request asks the origin for a newer seqno,
 ///   which makes routes feasible again.</item>
 /// <item>Changes are sent at once (triggered updates); the whole table is re-sent every update
-///   interval; routes not refreshed expire; lost links retract their routes.</item>
+///   interval; routes not refreshed expire; lost links retract their routes. A selected route
+///   that has gone half its hold time without an update (its updates were lost) is asked for
+///   again, with a seqno request for the seqno it has, so it does not expire while in use; so is
+///   a route that becomes selected that old (RFC 8966 §3.8.2.3 suggests a route request for
+///   this; this protocol has none, and the neighbour answers such a seqno request alike).</item>
 /// </list>
 /// Single-threaded and clock-free: the caller passes the time in, so the same code runs in the
 /// router (one actor task) and in simulations of thousands of routers on a virtual clock.
@@ -82,6 +86,9 @@ internal sealed class RoutingEngine
 
     /// <summary>Seqno requests this router started, forwarded, and received.</summary>
     public (long Started, long Forwarded, long Received) SeqnoRequests => (_requestsStarted, _requestsForwarded, _requestsReceived);
+
+    /// <summary>Seqno requests sent to refresh a selected route before it expires (<see cref="RefreshIfOld"/>).</summary>
+    public long RefreshRequests { get; private set; }
 
     /// <summary>Seqno requests sent to ask a neighbour for a proof it referred to but this router lacked (<see cref="RequestProofs"/>).</summary>
     public long ProofRequests { get; private set; }
@@ -485,6 +492,12 @@ internal sealed class RoutingEngine
 
         var changed = current != best || current.Metric != destination.SelectedMetric || current.Seqno != destination.SelectedSeqno;
         destination.Selected = best;
+        if (current != best)
+        {
+            // Taking over from a route that failed: this one may have gone long without an update.
+            RefreshIfOld(destination, best, now);
+        }
+
         if (changed)
         {
             var metricMoved = current is null || current != best || best.Seqno != destination.SelectedSeqno
@@ -550,6 +563,26 @@ internal sealed class RoutingEngine
         }
     }
 
+    /// <summary>
+    /// Asks the neighbour behind a selected route for it again once half its hold time passed
+    /// without an update (lost on a lossy link), at most once per hello interval: a seqno
+    /// request for the seqno the route has, hop count 1, which the neighbour answers with an
+    /// update and no new seqno (<see cref="OnSeqnoRequest"/>). Without it a route taken over
+    /// from a failed one, or kept over a lossy link, could expire in use and leave the
+    /// destination unreachable until the neighbour's next periodic update.
+    /// </summary>
+    private void RefreshIfOld(Destination destination, Route route, TimeSpan now)
+    {
+        if (route.Neighbour.Cost == Metric.Infinity || now < route.NextRequest || route.Expires - now > (route.Expires - route.Updated) / 2)
+        {
+            return;
+        }
+
+        route.NextRequest = now + _options.HelloInterval;
+        RefreshRequests++;
+        _output.SendSeqnoRequest(route.Neighbour, new SeqnoRequest(destination.Origin, route.Seqno, 1));
+    }
+
     private void Expire(TimeSpan now)
     {
         List<RouterAddress>? forget = null;
@@ -559,7 +592,11 @@ internal sealed class RoutingEngine
             {
                 Select(destination, now);
             }
-            else if (destination.Selected is null)
+            else if (destination.Selected is { } selected)
+            {
+                RefreshIfOld(destination, selected, now);
+            }
+            else
             {
                 // Still starved: ask again (the last request or its answer may have been lost).
                 RequestSeqnoIfStarved(destination, now);

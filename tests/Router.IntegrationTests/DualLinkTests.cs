@@ -139,10 +139,10 @@ public sealed class DualLinkTests : IAsyncLifetime
             .Select(p => p.GetProperty("netmod").GetString()!)
             .ToHashSet();
 
-    private static async Task PingAsync(RouterProcess from, string to)
+    private async Task PingAsync(RouterProcess from, string to)
     {
         var ping = await Cli.RunAsync("ping", to, "--api", from.ApiSocket, "--count", "3", "--interval", "0.1");
-        Assert.True(ping.ExitCode == 0, ping.Stdout + ping.Stderr);
+        Assert.True(ping.ExitCode == 0, $"{ping.Stdout}{ping.Stderr}\n--- router a:\n{_a!.Output}\n--- router b:\n{_b!.Output}");
     }
 
     private string Config(string name, int inetPort, int udpPort, (int Inet, int Udp)? peers)
