@@ -3,12 +3,13 @@
 // reference; docs/PERFORMANCE.md, "The reference tunnel"). It is the kind of "bare C#
 // TUN-over-TCP tunnel" the throughput targets of the IP-over-the-mesh issue were derived from.
 //
-//   reference-tunnel listen PORT ADDRESS/PREFIX
-//   reference-tunnel connect HOST:PORT ADDRESS/PREFIX
+//   reference-tunnel listen PORT ADDRESS/PREFIX [--no-offload]
+//   reference-tunnel connect HOST:PORT ADDRESS/PREFIX [--no-offload]
 //
 // Each side opens the TUN device "ref0" with offloads (IFF_VNET_HDR, TUNSETOFFLOAD with CSUM and
-// TSO4/6, so a read can be a 64 KiB super-packet), gives it ADDRESS/PREFIX, MTU 1500 and a queue
-// of 1000 with `ip`, and makes one TCP connection. Then two threads per side, each with
+// TSO4/6, so a read can be a 64 KiB super-packet; without them with --no-offload, so every read
+// is one packet of at most 1,500 bytes, sealed alone), gives it ADDRESS/PREFIX, MTU 1500 and a
+// queue of 1000 with `ip`, and makes one TCP connection. Then two threads per side, each with
 // blocking calls and nothing between them: TUN read → seal → send, and receive → open → TUN
 // write. A frame on the wire is u32 length ‖ 12-byte nonce ‖ 16-byte tag ‖ ciphertext.
 //
@@ -32,15 +33,16 @@ internal static partial class Program
 
     private static int Main(string[] args)
     {
-        if (args.Length != 3 || args[0] is not ("listen" or "connect"))
+        var offload = !(args.Length == 4 && args[3] == "--no-offload");
+        if (args.Length is not (3 or 4) || args[0] is not ("listen" or "connect") || (args.Length == 4 && offload))
         {
-            Console.Error.WriteLine("usage: reference-tunnel listen PORT ADDRESS/PREFIX | connect HOST:PORT ADDRESS/PREFIX");
+            Console.Error.WriteLine("usage: reference-tunnel listen PORT ADDRESS/PREFIX | connect HOST:PORT ADDRESS/PREFIX, then --no-offload or nothing");
             return 2;
         }
 
         try
         {
-            var device = OpenDevice();
+            var device = OpenDevice(offload);
             Ip($"link set {DeviceName} mtu 1500 txqueuelen 1000 up");
             Ip($"addr add {args[2]} dev {DeviceName}");
             using var socket = args[0] == "listen" ? Accept(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)) : Connect(IPEndPoint.Parse(args[1]));
@@ -168,7 +170,7 @@ internal static partial class Program
         }
     }
 
-    private static unsafe int OpenDevice()
+    private static unsafe int OpenDevice(bool offload)
     {
         var fd = Libc.Open("/dev/net/tun", Libc.ReadWrite | Libc.CloseOnExec);
         if (fd < 0)
@@ -180,13 +182,13 @@ internal static partial class Program
         var request = stackalloc byte[40];
         new Span<byte>(request, 40).Clear();
         System.Text.Encoding.ASCII.GetBytes(DeviceName, new Span<byte>(request, 16));
-        *(short*)(request + 16) = Libc.IffTun | Libc.IffNoPi | Libc.IffVnetHdr;
+        *(short*)(request + 16) = offload ? (short)(Libc.IffTun | Libc.IffNoPi | Libc.IffVnetHdr) : (short)(Libc.IffTun | Libc.IffNoPi);
         if (Libc.Ioctl(fd, Libc.TunSetIff, (nint)request) < 0)
         {
             throw new IOException($"TUNSETIFF failed: errno {Marshal.GetLastPInvokeError()}");
         }
 
-        if (Libc.Ioctl(fd, Libc.TunSetOffload, Libc.TunFCsum | Libc.TunFTso4 | Libc.TunFTso6) < 0)
+        if (offload && Libc.Ioctl(fd, Libc.TunSetOffload, Libc.TunFCsum | Libc.TunFTso4 | Libc.TunFTso6) < 0)
         {
             throw new IOException($"TUNSETOFFLOAD failed: errno {Marshal.GetLastPInvokeError()}");
         }

@@ -9,7 +9,7 @@
 #
 # Usage:  sudo bash bench/overlay/run.sh [systems...]
 #   systems: any of veth ygg tinc nebula fastd router router-nooffload router-udp reference
-#            (default: all)
+#            reference-nooffload (default: all)
 # Env:    ANCHORS=path to overlay-anchors (default ../shared/bench/overlay-anchors beside the repo)
 #         T, PINGS, SETTLE, RESULTS, KEEP as for the anchor script; MTU=1500 (the router's TUN MTU)
 #         NOBUILD=1 to use the existing Release build; ROUTER=path to another router binary
@@ -24,12 +24,12 @@ MTU=${MTU:-1500}
 [ -f "$ANCHORS/run.sh" ] || { echo "anchor script not found at $ANCHORS/run.sh (set ANCHORS)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces, TUN devices)" >&2; exit 2; }
 
-systems=("$@"); [ ${#systems[@]} -eq 0 ] && systems=(veth ygg tinc nebula fastd router router-nooffload router-udp reference)
+systems=("$@"); [ ${#systems[@]} -eq 0 ] && systems=(veth ygg tinc nebula fastd router router-nooffload router-udp reference reference-nooffload)
 
 if [ -z "${NOBUILD:-}" ] && [ -z "${ROUTER:-}" ]; then
   dotnet build "$repo/router/Router.csproj" -c Release -nologo -clp:ErrorsOnly >&2
 fi
-if [ -z "${NOBUILD:-}" ] && [[ " ${systems[*]} " == *" reference "* ]]; then
+if [ -z "${NOBUILD:-}" ] && [[ " ${systems[*]} " == *" reference"* ]]; then
   dotnet build "$repo/bench/ReferenceTunnel/ReferenceTunnel.csproj" -c Release -nologo -clp:ErrorsOnly >&2
 fi
 router=${ROUTER:-"$repo/router/bin/Release/net10.0/router"}
@@ -58,7 +58,7 @@ JSON
 
 anchors=(); ours=()
 for s in "${systems[@]}"; do
-  case $s in router* | reference) ours+=("$s") ;; *) anchors+=("$s") ;; esac
+  case $s in router* | reference*) ours+=("$s") ;; *) anchors+=("$s") ;; esac
 done
 
 # The anchors (and veth) first, in one invocation of their script; then each router variant
@@ -66,9 +66,10 @@ done
 RESULTS=${RESULTS:-$work/results.tsv}; export RESULTS
 [ ${#anchors[@]} -gt 0 ] && bash "$ANCHORS/run.sh" "${anchors[@]}"
 for variant in "${ours[@]}"; do
-  if [ "$variant" = reference ]; then
-    CUSTOM_NAME=reference CUSTOM_DEV=ref0 CUSTOM_ADDR=10.66.2.1 \
-      CUSTOM_B="$reference listen 5870 10.66.2.1/16" CUSTOM_A="$reference connect 10.200.0.2:5870 10.66.1.1/16" \
+  if [[ $variant == reference* ]]; then
+    flag=$([ "$variant" = reference-nooffload ] && echo --no-offload || true)
+    CUSTOM_NAME="$variant" CUSTOM_DEV=ref0 CUSTOM_ADDR=10.66.2.1 \
+      CUSTOM_B="$reference listen 5870 10.66.2.1/16 $flag" CUSTOM_A="$reference connect 10.200.0.2:5870 10.66.1.1/16 $flag" \
       bash "$ANCHORS/run.sh" custom
     continue
   fi
