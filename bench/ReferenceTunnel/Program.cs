@@ -50,7 +50,8 @@ internal static partial class Program
             Console.WriteLine($"{DeviceName} up, linked to {socket.RemoteEndPoint}");
 
             // A constant key: see the top of the file. Each side's nonces start with 4 random
-            // bytes of its own, so the two directions never share a nonce.
+            // bytes of its own, so the two directions of one run share no nonce but by a 2^-32
+            // chance; runs repeat the key, so nonces can repeat across runs (a yardstick only).
             var key = SHA256.HashData("router reference tunnel"u8);
             var outbound = new Thread(() => Run(() => TunToSocket(device, socket, key))) { Name = "tun to socket" };
             var inbound = new Thread(() => Run(() => SocketToTun(device, socket, key))) { Name = "socket to tun" };
