@@ -13,7 +13,8 @@
 # Env:    ANCHORS=path to overlay-anchors (default ../shared/bench/overlay-anchors beside the repo)
 #         T, PINGS, SETTLE, RESULTS, KEEP as for the anchor script; MTU=1500 (the router's TUN MTU)
 #         NOBUILD=1 to use the existing Release build; ROUTER=path to another router binary
-#         (e.g. an out-of-tree build, to compare two commits back to back; implies NOBUILD)
+#         (e.g. an out-of-tree build, to compare two commits back to back; implies NOBUILD);
+#         LABEL=text put before the router's and the reference's row names (ab.sh uses it)
 # Needs:  root; apt-get install -y --no-install-recommends iperf3 iputils-ping jq bsdextrautils
 #         yggdrasil tinc nebula fastd (for the other systems)
 set -euo pipefail
@@ -68,7 +69,7 @@ RESULTS=${RESULTS:-$work/results.tsv}; export RESULTS
 for variant in "${ours[@]}"; do
   if [[ $variant == reference* ]]; then
     flag=$([ "$variant" = reference-nooffload ] && echo --no-offload || true)
-    CUSTOM_NAME="$variant" CUSTOM_DEV=ref0 CUSTOM_ADDR=10.66.2.1 \
+    CUSTOM_NAME="${LABEL:-}$variant" CUSTOM_DEV=ref0 CUSTOM_ADDR=10.66.2.1 \
       CUSTOM_B="$reference listen 5870 10.66.2.1/16 $flag" CUSTOM_A="$reference connect 10.200.0.2:5870 10.66.1.1/16 $flag" \
       bash "$ANCHORS/run.sh" custom
     continue
@@ -78,7 +79,7 @@ for variant in "${ours[@]}"; do
   [ "$variant" = router-udp ] && netmod=udp
   b=$(config "$variant-b" $netmod $offload "" 10.66.2.1 10.66.2.0/24)
   a=$(config "$variant-a" $netmod $offload 10.200.0.2 10.66.1.1 10.66.1.0/24)
-  CUSTOM_NAME="$variant" CUSTOM_DEV=mesh0 CUSTOM_ADDR=10.66.2.1 \
+  CUSTOM_NAME="${LABEL:-}$variant" CUSTOM_DEV=mesh0 CUSTOM_ADDR=10.66.2.1 \
     CUSTOM_B="$router --config $b" CUSTOM_A="$router --config $a" \
     bash "$ANCHORS/run.sh" custom
 done
