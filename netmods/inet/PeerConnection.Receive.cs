@@ -5,9 +5,9 @@
 //   FrameBuffers → Incoming.TryWrite, which runs the reader waiting there (the router's
 //   switch) on this thread.
 //
-// recv() is non-blocking (the socket is); when it would block, the thread waits in poll() on
-// the socket. Both are plain system calls, and no asynchronous call is ever made on the socket,
-// so the runtime's socket engine never hears of it.
+// recv() blocks (the socket is switched to blocking mode here, BlockingReceive): one system
+// call per wake-up. It is a plain system call, and no asynchronous call is ever made on the
+// socket, so the runtime's socket engine never hears of it.
 //
 // When Incoming is full the thread waits for room and reads nothing meanwhile: TCP
 // backpressure to the peer, nothing dropped. The buffer holds a whole maximum-size frame and
@@ -16,11 +16,11 @@
 // when the room behind it runs short. The handshake read exactly the hello, so frames the peer
 // sent right behind it are still in the socket.
 //
-// Stopping: cancelling the connection's token shuts the socket down, so poll() returns at
-// once; poll() also times out every PollMicroseconds to look at the token, and a wait for room
-// in Incoming is cancelled by it.
+// Stopping: cancelling the connection's token shuts the socket down, so recv() returns at
+// once; a wait for room in Incoming is cancelled by the token.
 using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Router.Sdk;
 
 namespace Router.Netmods.Inet;
@@ -34,9 +34,6 @@ internal sealed partial class PeerConnection
     /// used are committed).
     /// </summary>
     public const int ThreadStackSize = 1024 * 1024;
-
-    // How long a thread waits in poll() before it looks at the token again.
-    private const int PollMicroseconds = 500_000;
 
     // Below this much room behind the data, a partial frame is moved to the front first.
     private const int MinimumReceive = 16 * 1024;
@@ -58,6 +55,13 @@ internal sealed partial class PeerConnection
         var start = 0;
         try
         {
+            var blocking = BlockingReceive.MakeBlocking(_socket);
+            if (blocking != 0)
+            {
+                SetCloseReason($"cannot make the socket blocking: {Marshal.GetPInvokeErrorMessage(blocking)}");
+                return;
+            }
+
             while (!token.IsCancellationRequested)
             {
                 if (end > start && !TakeFrames(buffer, ref start, end, token))
@@ -99,23 +103,16 @@ internal sealed partial class PeerConnection
                     return;
                 }
 
-                var received = _socket.Receive(buffer.AsSpan(end), SocketFlags.None, out var error);
-                if (error == SocketError.WouldBlock)
-                {
-                    // Readable, closed or timed out, the next recv() tells which.
-                    _socket.Poll(PollMicroseconds, SelectMode.SelectRead);
-                    continue;
-                }
-
+                var received = BlockingReceive.Receive(_socket, buffer.AsSpan(end), out var error);
                 if (token.IsCancellationRequested)
                 {
                     // Aborted (that shut the socket down): the reason was recorded by whoever aborted.
                     return;
                 }
 
-                if (error != SocketError.Success)
+                if (received < 0)
                 {
-                    SetCloseReason(new SocketException((int)error).Message);
+                    SetCloseReason(Marshal.GetPInvokeErrorMessage(error));
                     return;
                 }
 

@@ -12,12 +12,12 @@
 //                   connection's scratch buffer and left to the writer, which sends it before
 //                   anything else
 //   writer thread   "inet tx <endpoint>": send queue (bounded channel of pooled buffers) → one
-//                   256 KiB batch buffer → non-blocking send(), poll() while the socket is
-//                   full: frames sent while the socket is full or another frame is being
+//                   256 KiB batch buffer → send(), which waits while the socket is full:
+//                   frames sent while the socket is full or another frame is being
 //                   written, and keepalives. It sleeps on the queue when it is empty. After a
 //                   retire, the queue is drained, the retire marker sent and the send side shut
 //                   down
-//   receive         on the connection's thread: recv()/poll() on the socket → one linear
+//   receive         on the connection's thread: blocking recv() on the socket → one linear
 //                   buffer → Framing.TryRead → pooled buffer → Incoming channel, whose reader
 //                   (the router's switch) runs on this thread. A full Incoming channel blocks
 //                   it: TCP backpressure to the peer (PeerConnection.Receive.cs)
@@ -35,7 +35,10 @@
 // registers the socket with the runtime's socket engine, whose epoll thread from then on wakes,
 // and wakes a pool thread, for every segment that arrives although nobody awaits anything:
 // two hand-offs per segment competing with the receive thread. Every call on a link socket is a
-// plain system call on a thread that may block in poll().
+// plain system call. The socket is non-blocking until the connection runs (connect and
+// handshake wait in poll() under their deadlines), then blocking (BlockingReceive): the
+// receive thread waits inside recv(), the writer inside send(), and a direct send passes
+// MSG_DONTWAIT so it never waits.
 //
 // Locking: none on the frame paths. One flag, _sendOwner, says who writes to the socket: a
 // direct sender for one send() call, or the writer from before it dequeues until what it
@@ -107,6 +110,10 @@ internal sealed partial class PeerConnection
     // kept by a fake TimeProvider) and the token again.
     private const int HandshakePollMicroseconds = 100_000;
 
+    // How long the writer waits in poll() for a full socket before it looks at the token again.
+    // Only until the receive side has made the socket blocking; from then on send() waits.
+    private const int PollMicroseconds = 500_000;
+
     // Who writes to the socket (_sendOwner): nobody, a direct sender (for one send() call), or
     // the writer (from before it dequeues until what it dequeued is sent).
     private const int NobodySending = 0;
@@ -157,8 +164,9 @@ internal sealed partial class PeerConnection
         Inbound = inbound;
         RemoteEndpoint = remoteEndpoint;
 
-        // Send and Receive return WouldBlock instead of waiting, and go straight to
-        // send()/recv(); waits are poll() calls on the connection's own threads.
+        // Send and Receive go straight to send()/recv() and return WouldBlock instead of
+        // waiting: connect and handshake wait in poll() under their deadlines. The socket is made
+        // blocking underneath Socket once the connection runs (BlockingReceive).
         socket.Blocking = false;
         _queue = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(runtime.Options.SendQueueFrames)
         {
@@ -167,8 +175,8 @@ internal sealed partial class PeerConnection
         });
         _cts = CancellationTokenSource.CreateLinkedTokenSource(runtime.Stopping);
 
-        // Cancelling (abort, stop) shuts the socket down, so a thread waiting in poll() for the
-        // peer returns at once.
+        // Cancelling (abort, stop) shuts the socket down, so a thread waiting in poll(), recv()
+        // or send() for the peer returns at once.
         _shutdown = _cts.Token.UnsafeRegister(static state => ((PeerConnection)state!).ShutDown(), this);
         _roleSince = runtime.Time.GetTimestamp();
     }
@@ -676,8 +684,8 @@ internal sealed partial class PeerConnection
     }
 
     /// <summary>
-    /// Sends all of <paramref name="bytes"/> with non-blocking send(), waiting in poll() while
-    /// the socket is full. Throws when the connection ends meanwhile.
+    /// Sends all of <paramref name="bytes"/>: send() waits while the socket is full (before the
+    /// socket is made blocking, poll() does). Throws when the connection ends meanwhile.
     /// </summary>
     private void SendAll(ReadOnlySpan<byte> bytes, CancellationToken token)
     {
@@ -724,7 +732,7 @@ internal sealed partial class PeerConnection
         _remainderEnd = 0;
     }
 
-    /// <summary>Shuts both directions down, so a thread in poll() wakes up. Safe at any time.</summary>
+    /// <summary>Shuts both directions down, so a thread in poll(), recv() or send() wakes up. Safe at any time.</summary>
     private void ShutDown()
     {
         try
