@@ -148,12 +148,11 @@ internal sealed class Discovery : IDisposable
 
             try
             {
-                Socket.Socket.SendTo(beacon, SocketFlags.None, target.Destination);
-            }
-            catch (SocketException e)
-            {
-                // Often the interface went down since the scan; the next scan drops it.
-                Log.BeaconFailed(_logger, target.Display, e.Message);
+                if (SegmentedIo.Send(Socket.Socket, beacon, target.Destination, out var error) != SegmentedIo.Outcome.Done)
+                {
+                    // Often the interface went down since the scan; the next scan drops it.
+                    Log.BeaconFailed(_logger, target.Display, SegmentedIo.Describe(error));
+                }
             }
             catch (ObjectDisposedException)
             {

@@ -9,10 +9,13 @@ namespace Router.Netmods.Udp;
 /// Its receive thread is the only reader; any thread may send on it.
 /// </summary>
 /// <remarks>
-/// Non-blocking from the moment it is bound, and only ever used with synchronous calls
-/// (sendto, recvfrom, poll): the runtime then never registers it with its socket engine, whose
-/// epoll thread would otherwise wake, and wake a pool thread, for every datagram
-/// (UdpEndpoint.cs, top comment).
+/// Only ever used with synchronous calls: the runtime then never registers it with its socket
+/// engine, whose epoll thread would otherwise wake, and wake a pool thread, for every datagram
+/// (UdpEndpoint.cs, top comment). Once bound it blocks (made so underneath Socket, by
+/// <see cref="SegmentedIo.MakeBlocking"/>): the receive thread waits inside recvmsg(), one
+/// system call per wake-up, while every send passes MSG_DONTWAIT and never waits
+/// (<see cref="SegmentedIo.Send"/>). <see cref="Dispose"/> shuts it down first, which ends a
+/// recvmsg() that waits.
 /// </remarks>
 internal sealed class LinkSocket : IDisposable
 {
@@ -91,8 +94,8 @@ internal sealed class LinkSocket : IDisposable
         var socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
-            // Sends never wait (a full buffer is a lost datagram) and the receive thread waits
-            // in poll(), not in a blocking recvfrom() (see the remarks above).
+            // Socket's own calls (bind, options) never wait; the descriptor is made blocking
+            // below, once bound (see the remarks above).
             socket.Blocking = false;
             if (endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.Address.Equals(IPAddress.IPv6Any))
             {
@@ -107,6 +110,12 @@ internal sealed class LinkSocket : IDisposable
             }
 
             var link = new LinkSocket(index, BindOrThrow(socket, endpoint), isDiscovery);
+            var blocking = SegmentedIo.MakeBlocking(socket);
+            if (blocking != 0)
+            {
+                throw new InvalidOperationException($"cannot make the UDP socket on {link} blocking: {SegmentedIo.Describe(blocking)}");
+            }
+
             link.SetBuffers(bufferBytes);
             if (offload)
             {
@@ -194,7 +203,21 @@ internal sealed class LinkSocket : IDisposable
         return copy;
     }
 
-    public void Dispose() => Socket.Dispose();
+    /// <summary>Shuts the socket down, which ends a recvmsg() waiting on it (with 0 bytes), then closes it.</summary>
+    public void Dispose()
+    {
+        try
+        {
+            // On an unconnected UDP socket the kernel answers ENOTCONN, but marks the socket
+            // shut down and wakes its readers all the same.
+            Socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+
+        Socket.Dispose();
+    }
 
     private static Socket BindOrThrow(Socket socket, IPEndPoint endpoint)
     {

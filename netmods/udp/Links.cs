@@ -1085,26 +1085,22 @@ internal sealed class Links
         }
     }
 
-    /// <summary>
-    /// Sends a control datagram synchronously: it never touches the socket's cached async
-    /// send state that the frame path uses, and a UDP send only waits when the socket buffer
-    /// is full.
-    /// </summary>
+    /// <summary>Sends a control datagram without waiting, as the frame path does (SegmentedIo.Send).</summary>
     private void Send(LinkSocket socket, SocketAddress to, ReadOnlySpan<byte> datagram)
     {
         try
         {
-            socket.Socket.SendTo(datagram, SocketFlags.None, to);
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
-        {
-            // The socket is non-blocking and its send buffer is full: lost, like any datagram.
-            _counters.CountSendBufferFull();
-        }
-        catch (SocketException e)
-        {
-            _counters.CountSendError();
-            Log.SendFailed(_logger, LinkSocket.Format(to), e.Message);
+            switch (SegmentedIo.Send(socket.Socket, datagram, to, out var error))
+            {
+                case SegmentedIo.Outcome.WouldBlock:
+                    // The send buffer is full: lost, like any datagram.
+                    _counters.CountSendBufferFull();
+                    break;
+                case SegmentedIo.Outcome.Failed:
+                    _counters.CountSendError();
+                    Log.SendFailed(_logger, LinkSocket.Format(to), SegmentedIo.Describe(error));
+                    break;
+            }
         }
         catch (ObjectDisposedException)
         {

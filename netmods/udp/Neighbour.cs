@@ -80,7 +80,7 @@ internal sealed class Neighbour
     /// <summary>
     /// Sends one frame as a data datagram on the first path, on the caller's thread: copies it
     /// once, behind the type byte, into a pooled buffer, hands that to the kernel with one
-    /// non-blocking sendto() and returns the buffer at once; nothing is allocated. A datagram the
+    /// sendmsg() that does not wait and returns the buffer at once; nothing is allocated. A datagram the
     /// kernel refuses — an error, or a full socket buffer (WouldBlock) — is a lost datagram, as
     /// on any UDP link: counted, reported Sent. No asynchronous socket call, so the runtime's
     /// socket engine never takes this socket (UdpEndpoint.cs, top comment).
@@ -106,17 +106,7 @@ internal sealed class Neighbour
             buffer[0] = (byte)DatagramType.Data;
             frame.CopyTo(buffer.AsSpan(Wire.DataHeaderSize));
             path.MarkSent();
-            path.Socket.Socket.SendTo(buffer.AsSpan(0, length), SocketFlags.None, path.Remote);
-            return SendResult.Sent;
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
-        {
-            counters.CountSendBufferFull();
-            return SendResult.Sent;
-        }
-        catch (SocketException)
-        {
-            counters.CountSendError();
+            Count(SegmentedIo.Send(path.Socket.Socket, buffer.AsSpan(0, length), path.Remote, out _), counters);
             return SendResult.Sent;
         }
         catch (ObjectDisposedException)
@@ -197,18 +187,20 @@ internal sealed class Neighbour
     {
         for (var start = 0; start < datagrams.Length; start += stride)
         {
-            try
-            {
-                path.Socket.Socket.SendTo(datagrams.Slice(start, Math.Min(stride, datagrams.Length - start)), SocketFlags.None, path.Remote);
-            }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
-            {
-                counters.CountSendBufferFull();
-            }
-            catch (SocketException)
-            {
-                counters.CountSendError();
-            }
+            Count(SegmentedIo.Send(path.Socket.Socket, datagrams.Slice(start, Math.Min(stride, datagrams.Length - start)), path.Remote, out _), counters);
+        }
+    }
+
+    /// <summary>Counts a datagram the kernel did not take: lost, as on any UDP link.</summary>
+    private static void Count(SegmentedIo.Outcome outcome, UdpCounters counters)
+    {
+        if (outcome == SegmentedIo.Outcome.WouldBlock)
+        {
+            counters.CountSendBufferFull();
+        }
+        else if (outcome == SegmentedIo.Outcome.Failed)
+        {
+            counters.CountSendError();
         }
     }
 }

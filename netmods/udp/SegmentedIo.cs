@@ -1,7 +1,8 @@
 // sendmsg/recvmsg on the link sockets, for what Socket does not expose: UDP segmentation offload
 // (UDP_SEGMENT, Linux 4.18: one sendmsg hands the kernel many equal-sized datagrams, which it
-// cuts late or has the NIC cut) and receive coalescing (UDP_GRO, Linux 5.0: one recvmsg returns
-// several datagrams of one sender, with their size in a control message). Values are those of
+// cuts late or has the NIC cut), receive coalescing (UDP_GRO, Linux 5.0: one recvmsg returns
+// several datagrams of one sender, with their size in a control message), and a socket that
+// blocks in recvmsg while every send passes MSG_DONTWAIT (LinkSocket). Values are those of
 // 64-bit Linux on x86-64 and arm64, which agree on all of them; the netmod runs on Linux only.
 using System.Net;
 using System.Net.Sockets;
@@ -25,6 +26,12 @@ internal static unsafe partial class SegmentedIo
     private const int UdpSegment = 103;
     private const int UdpGro = 104;
     private const int MsgTrunc = 0x20;
+
+    // Every send: never wait for room in the socket buffer (a full buffer is a lost datagram),
+    // whatever the socket's mode; never raise SIGPIPE.
+    private const int SendFlags = 0x40 | 0x4000; // MSG_DONTWAIT | MSG_NOSIGNAL
+
+    private const nuint NonBlockingIo = 0x5421; // FIONBIO
 
     private const int EAgain = 11;
     private const int EIo = 5;
@@ -54,6 +61,29 @@ internal static unsafe partial class SegmentedIo
     }
 
     /// <summary>
+    /// Makes the socket blocking underneath <see cref="Socket"/>, whose own <c>Blocking = true</c>
+    /// on a socket that was non-blocking would only emulate it through the runtime's socket
+    /// engine. Returns 0, or the errno when the kernel refuses.
+    /// </summary>
+    public static int MakeBlocking(Socket socket)
+    {
+        var off = 0;
+        using var fd = new Descriptor(socket);
+        return IoCtl(fd.Value, NonBlockingIo, &off) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>
+    /// Sends one datagram to <paramref name="to"/> without waiting: <see cref="Outcome.WouldBlock"/>
+    /// when the socket buffer is full, <see cref="Outcome.Failed"/> with the errno in
+    /// <paramref name="error"/> when the kernel refuses it.
+    /// </summary>
+    public static Outcome Send(Socket socket, ReadOnlySpan<byte> datagram, SocketAddress to, out int error)
+    {
+        error = SendMessage(socket, datagram, to, control: null, controlLength: 0);
+        return ToOutcome(error);
+    }
+
+    /// <summary>
     /// Sends <paramref name="datagrams"/> — back-to-back datagrams of <paramref name="segmentSize"/>
     /// bytes, the last possibly shorter; at most <see cref="MaxSegments"/> of them and
     /// <see cref="MaxSegmentedBytes"/> in all — to <paramref name="to"/> with one sendmsg and
@@ -69,40 +99,17 @@ internal static unsafe partial class SegmentedIo
         *(int*)(control + 12) = UdpSegment;
         *(ushort*)(control + CmsgHeaderSize) = (ushort)segmentSize;
 
-        using (var fd = new Descriptor(socket))
-        {
-            fixed (byte* data = datagrams)
-            fixed (byte* name = to.Buffer.Span)
-            {
-                var vector = new IoVec { Base = data, Length = (nuint)datagrams.Length };
-                var message = new MessageHeader
-                {
-                    Name = name,
-                    NameLength = (uint)to.Size,
-                    Vectors = &vector,
-                    VectorCount = 1,
-                    Control = control,
-                    ControlLength = CmsgHeaderSize + 8,
-                };
-                var sent = SendMsg(fd.Value, &message, 0);
-                error = sent < 0 ? Marshal.GetLastPInvokeError() : 0;
-            }
-        }
+        error = SendMessage(socket, datagrams, to, control, CmsgHeaderSize + 8);
 
         // EIO: the device cannot checksum UDP; EINVAL (EMSGSIZE since Linux 6.x): a segment
         // over the route's MTU; ENOPROTOOPT / EOPNOTSUPP: a kernel without UDP_SEGMENT.
         unsupported = error is EIo or EInval or EMsgSize or ENoProtoOpt or EOpNotSupp;
-        return error switch
-        {
-            0 => Outcome.Done,
-            EAgain => Outcome.WouldBlock,
-            _ => Outcome.Failed,
-        };
+        return ToOutcome(error);
     }
 
     /// <summary>
-    /// Receives what is queued on the non-blocking <paramref name="socket"/> into
-    /// <paramref name="buffer"/>: one datagram, or several coalesced ones of
+    /// Receives into <paramref name="buffer"/>, waiting (the socket is blocking) until a datagram
+    /// arrives or the socket is shut down (then 0 bytes): one datagram, or several coalesced ones of
     /// <paramref name="segmentSize"/> bytes each (the last possibly shorter; 0 when not
     /// coalesced). <paramref name="from"/> gets the sender's address. <paramref name="truncated"/>
     /// is set when the buffer was too small (the excess is lost).
@@ -142,6 +149,34 @@ internal static unsafe partial class SegmentedIo
             return Outcome.Done;
         }
     }
+
+    /// <summary>One sendmsg() that never waits, of <paramref name="data"/> to <paramref name="to"/> with the control messages given; 0 or the errno.</summary>
+    private static int SendMessage(Socket socket, ReadOnlySpan<byte> data, SocketAddress to, byte* control, nuint controlLength)
+    {
+        using var fd = new Descriptor(socket);
+        fixed (byte* bytes = data)
+        fixed (byte* name = to.Buffer.Span)
+        {
+            var vector = new IoVec { Base = bytes, Length = (nuint)data.Length };
+            var message = new MessageHeader
+            {
+                Name = name,
+                NameLength = (uint)to.Size,
+                Vectors = &vector,
+                VectorCount = 1,
+                Control = control,
+                ControlLength = controlLength,
+            };
+            return SendMsg(fd.Value, &message, SendFlags) < 0 ? Marshal.GetLastPInvokeError() : 0;
+        }
+    }
+
+    private static Outcome ToOutcome(int error) => error switch
+    {
+        0 => Outcome.Done,
+        EAgain => Outcome.WouldBlock,
+        _ => Outcome.Failed,
+    };
 
     /// <summary>The error's text, as strerror gives it.</summary>
     public static string Describe(int error) => Marshal.GetPInvokeErrorMessage(error);
@@ -216,6 +251,9 @@ internal static unsafe partial class SegmentedIo
 
     [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
     private static partial nint RecvMsg(int fd, MessageHeader* message, int flags);
+
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    private static partial int IoCtl(int fd, nuint request, int* argument);
 
     [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
     private static partial int SetSockOpt(int fd, int level, int name, void* value, uint length);

@@ -4,8 +4,8 @@
 //
 // Receive: one thread per socket ("udp rx <socket>", background, 1 MiB stack because the
 // router's switch runs on it), reusing one buffer and one SocketAddress:
-//   recvmsg() (SegmentedIo.Receive on the non-blocking socket; when nothing is queued, first
-//   poll() on it, up to PollMicroseconds) → one datagram, or with Offload several of one sender
+//   recvmsg() (SegmentedIo.Receive, waiting inside it: the socket blocks, LinkSocket) → one
+//   datagram, or with Offload several of one sender
 //   that the kernel coalesced (UDP_GRO), cut apart by the size it reports → per datagram,
 //   type byte →
 //     data        LinkTable lookup by (socket, SocketAddress) → rent a frame buffer, copy the
@@ -17,8 +17,8 @@
 //                 post to the control loop (Links)
 //     anything else, or data from no neighbour   count and drop
 // Send: SendAsync → LinkTable lookup by NeighbourId → Neighbour.Send on the caller's thread,
-//   which copies the frame behind the type byte into a pooled buffer, calls sendto()
-//   (Socket.SendTo, non-blocking) with the path's cached SocketAddress and returns the buffer;
+//   which copies the frame behind the type byte into a pooled buffer, calls sendmsg() with
+//   MSG_DONTWAIT (SegmentedIo.Send) to the path's cached SocketAddress and returns the buffer;
 //   a full socket buffer is a lost datagram, counted (sendBufferFull).
 //   SendRunAsync (IFrameRunFeature: the router's slices of one message, laid out with a free
 //   byte before each) → Neighbour.SendRun writes the type bytes in place and, with Offload,
@@ -28,7 +28,8 @@
 // No asynchronous call is ever made on these sockets (nor on the discovery socket): the first
 // one would register the socket with the runtime's socket engine, whose epoll thread then wakes,
 // and wakes a pool thread, for every datagram — the hand-offs these threads exist to avoid.
-// Stopping closes the sockets, which ends a poll() at once; the poll timeout bounds it anyway.
+// Stopping shuts the sockets down and closes them (LinkSocket.Dispose), which ends a waiting
+// recvmsg() at once.
 //
 // No lock on either path. The threads read the LinkTable snapshot that Links replaces whole.
 using System.Net;
@@ -60,10 +61,6 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
     // coalescing at 64 KiB unless the device's gro_max_size was raised (BIG TCP, up to 512 KiB),
     // so this is room for any of them; a receive cut short anyway is counted (truncated).
     private const int CoalescedReceiveBufferBytes = 512 * 1024;
-
-    // How long a receive thread waits in poll() before it looks at the stopping token again.
-    // Closing the socket ends the wait at once; this only bounds it.
-    private const int PollMicroseconds = 500_000;
 
     // The router's switch runs on the receive threads; 1 MiB of address space leaves it room
     // (only the pages used are committed).
@@ -404,12 +401,11 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
                 bool truncated;
                 try
                 {
-                    // recvmsg() on the non-blocking socket; when nothing is queued, wait in poll().
+                    // recvmsg() waits (the socket blocks) until datagrams come or stop shuts it down.
                     outcome = SegmentedIo.Receive(socket, buffer, from, out received, out segmentSize, out truncated, out error);
-                    if (outcome == SegmentedIo.Outcome.WouldBlock)
+                    if (_stopping.IsCancellationRequested)
                     {
-                        socket.Poll(PollMicroseconds, SelectMode.SelectRead);
-                        continue;
+                        return;
                     }
                 }
                 catch (ObjectDisposedException)
@@ -421,13 +417,8 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
                     return;
                 }
 
-                if (outcome == SegmentedIo.Outcome.Failed)
+                if (outcome != SegmentedIo.Outcome.Done)
                 {
-                    if (_stopping.IsCancellationRequested)
-                    {
-                        return;
-                    }
-
                     Counters.CountReceiveError();
                     Log.ReceiveFailed(_logger, link.ToString(), SegmentedIo.Describe(error));
                     if (++failures >= ErrorsBeforePause)
@@ -677,7 +668,7 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
         {
             _stopping.Cancel();
 
-            // Closing the sockets ends the receive threads' waits in poll() at once.
+            // Shutting the sockets down (in Dispose) ends the receive threads' waits at once.
             foreach (var socket in _sockets)
             {
                 socket.Dispose();
