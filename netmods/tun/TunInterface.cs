@@ -202,7 +202,29 @@ public sealed class TunInterface : Netmod, IIpInterfaceFeature, INetmodCountersF
         // device is made again without it (nothing is assigned to it yet).
         Log.CoalescingUnavailable(_logger, device.Name, problem);
         device.Dispose();
-        return TunDevice.Open(_options.DevicePath, _options.Name, _options.Offload, napi: false);
+        return Reopen();
+    }
+
+    /// <summary>
+    /// Opens the device again, without NAPI, right after closing it. A process forked meanwhile
+    /// by another thread of this process holds a copy of the closed descriptor until it execs
+    /// (close-on-exec), and the kernel keeps the interface, name and all, until then: a name
+    /// still in use is tried again for up to a second before it counts.
+    /// </summary>
+    private TunDevice Reopen()
+    {
+        var deadline = Environment.TickCount64 + 1000;
+        while (true)
+        {
+            try
+            {
+                return TunDevice.Open(_options.DevicePath, _options.Name, _options.Offload, napi: false);
+            }
+            catch (IOException) when (Environment.TickCount64 < deadline)
+            {
+                Thread.Sleep(20);
+            }
+        }
     }
 
     /// <inheritdoc />
