@@ -293,7 +293,7 @@ internal sealed class TestMesh : IDisposable
     /// Writes NAME/config.json with one netmod (inet or udp) listening on 127.0.0.1:<paramref name="port"/>,
     /// peering with <paramref name="peerPorts"/>, with fast timers so tests are quick.
     /// </summary>
-    public string Config(string name, int port, IEnumerable<int>? peerPorts = null, string? extraNetmods = null, string? pluginsDirectory = null, string? routerExtra = null, string netmod = "inet")
+    public string Config(string name, int port, IEnumerable<int>? peerPorts = null, string? extraNetmods = null, string? pluginsDirectory = null, string? routerExtra = null, string netmod = "inet", double deadPeerSeconds = 3)
     {
         var dir = Path.Combine(Root, name);
         System.IO.Directory.CreateDirectory(dir);
@@ -309,7 +309,7 @@ internal sealed class TestMesh : IDisposable
                   "Listen": ["127.0.0.1:{{port}}"],
                   "Peers": [{{peers}}],
                   "KeepaliveSeconds": 0.5,
-                  "DeadPeerTimeoutSeconds": 3,
+                  "DeadPeerTimeoutSeconds": {{deadPeerSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}},
                   "ReconnectMinSeconds": 0.2,
                   "ReconnectMaxSeconds": 1{{netmodExtra}}
                 }{{extraNetmods}}

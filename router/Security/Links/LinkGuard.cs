@@ -251,11 +251,22 @@ internal sealed partial class LinkGuard : IHostedService
         link.Session = new LinkSession(step.Keys); // the old session, if any, is left to the GC: the switch may still be using it
         link.State = LinkState.Authenticated;
         Counters.CountCompleted();
+        var up = new NeighbourEvent(NeighbourEventKind.Up, link.Id, link.Address, link.Endpoint);
         if (first)
         {
             Log.Authenticated(_logger, link.Address.ToString(), link.Netmod.Name, link.Endpoint);
-            await _routing.PostAsync(link.Netmod, new NeighbourEvent(NeighbourEventKind.Up, link.Id, link.Address, link.Endpoint), cancellationToken).ConfigureAwait(false);
+            await _routing.PostAsync(link.Netmod, up, cancellationToken).ConfigureAwait(false);
+            return;
         }
+
+        // New keys on a link that had some: the neighbour started over (it restarted, or its
+        // netmod saw the link go and come back while ours did not), so its routing state is new
+        // too: hello counters from 0, no routes. Routing forgets it and meets it afresh, as if the
+        // link had gone down and up, rather than judge its new hellos against the old ones.
+        Counters.CountRenewed();
+        Log.Renewed(_logger, link.Address.ToString(), link.Netmod.Name, link.Endpoint);
+        await _routing.PostAsync(link.Netmod, up with { Kind = NeighbourEventKind.Down }, cancellationToken).ConfigureAwait(false);
+        await _routing.PostAsync(link.Netmod, up, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task RunTimersAsync(CancellationToken cancellationToken)
@@ -321,6 +332,9 @@ internal sealed partial class LinkGuard : IHostedService
     {
         [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Link to {Address} via {Netmod} ({Endpoint}) authenticated")]
         public static partial void Authenticated(ILogger logger, string address, string netmod, string endpoint);
+
+        [LoggerMessage(EventId = 4008, Level = LogLevel.Information, Message = "Link to {Address} via {Netmod} ({Endpoint}) authenticated again with new keys: the neighbour started over")]
+        public static partial void Renewed(ILogger logger, string address, string netmod, string endpoint);
 
         [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Link handshake from {Address} via {Netmod} ({Endpoint}) rejected: {Reason}")]
         public static partial void HandshakeRejected(ILogger logger, string address, string netmod, string endpoint, string reason);

@@ -28,8 +28,11 @@ internal enum HandshakeFailure
 
 /// <summary>What to do after a handshake message was received.</summary>
 /// <param name="Failure">Why the message was rejected, or <see cref="HandshakeFailure.None"/>.</param>
-/// <param name="SendOurs">Send our current message (it now carries the proof the peer needs).</param>
-/// <param name="Keys">Set when the peer proved its identity: the link's keys.</param>
+/// <param name="SendOurs">Send our current message: the peer still needs it (it has not confirmed
+/// our proof for this pair of ephemeral keys), or it now carries a proof not sent before.</param>
+/// <param name="Keys">Set when the peer proved its identity: the link's keys. Given once per pair
+/// of ephemeral keys: a repeated proof yields none, so a session is never restarted on the same
+/// keys (its nonces would repeat).</param>
 internal readonly record struct HandshakeStep(HandshakeFailure Failure, bool SendOurs, LinkKeys? Keys);
 
 /// <summary>The two keys of an authenticated link, one per direction.</summary>
@@ -41,7 +44,10 @@ internal sealed record LinkKeys(byte[] SendKey, byte[] ReceiveKey);
 /// key with a proof: an ECDSA signature by its identity key over the transcript (both
 /// addresses and both ephemeral keys) and an HMAC key confirmation under a key derived from
 /// the ECDH secret and the network secret. Link keys come from HKDF over the ECDH secret, so
-/// they are fresh for every handshake (forward secrecy). Not thread-safe: one owner.
+/// they are fresh for every handshake (forward secrecy). Any message may be lost: a side answers
+/// every message that does not confirm it has our proof (<see cref="LinkHandshakeMessage.Confirmed"/>),
+/// so the peer's resends are answered until both hold the keys, and a confirmed message is never
+/// answered, so two sides never keep answering each other. Not thread-safe: one owner.
 /// </summary>
 internal sealed class LinkHandshake : IDisposable
 {
@@ -60,6 +66,7 @@ internal sealed class LinkHandshake : IDisposable
     private byte[]? _confirmation;
     private byte[]? _material; // send key ‖ receive key ‖ peer's expected confirmation
     private bool _proofSent;
+    private bool _completed; // the peer's proof for the current pair was verified and the keys given out
 
     /// <param name="identity">This router's key.</param>
     /// <param name="peer">The neighbour's address as its netmod reported it, which the handshake must
@@ -84,6 +91,9 @@ internal sealed class LinkHandshake : IDisposable
     /// <summary>Whether we have sent the proof for the peer's current ephemeral key.</summary>
     public bool ProofSent => _proofSent;
 
+    /// <summary>Whether the peer's proof for the current pair of ephemeral keys was verified (the keys were given out).</summary>
+    public bool Completed => _completed;
+
     /// <summary>The network key for a secret: SHA-256 of a label and the secret; empty when there is none.</summary>
     public static byte[] NetworkKey(string? secret) =>
         string.IsNullOrEmpty(secret) ? [] : SHA256.HashData([.. "router-network-v1"u8, .. Encoding.UTF8.GetBytes(secret)]);
@@ -97,7 +107,7 @@ internal sealed class LinkHandshake : IDisposable
         }
         else
         {
-            LinkHandshakeMessage.Write(payload, _ephemeralPublic, _peerEphemeral, _identity.PublicKey, _signature, _confirmation);
+            LinkHandshakeMessage.Write(payload, _ephemeralPublic, _peerEphemeral, _identity.PublicKey, _signature, _confirmation, confirmed: _completed);
             _proofSent = true;
         }
 
@@ -129,7 +139,8 @@ internal sealed class LinkHandshake : IDisposable
         }
 
         LinkKeys? keys = null;
-        if (message.HasProof && message.PeerEphemeral.SequenceEqual(_ephemeralPublic))
+        var answersOurs = message.HasProof && message.PeerEphemeral.SequenceEqual(_ephemeralPublic);
+        if (answersOurs && !_completed)
         {
             if (!CryptographicOperations.FixedTimeEquals(message.Confirmation, _material.AsSpan(64, 32)))
             {
@@ -151,10 +162,14 @@ internal sealed class LinkHandshake : IDisposable
             }
 
             keys = new LinkKeys(_material.AsSpan(0, 32).ToArray(), _material.AsSpan(32, 32).ToArray());
+            _completed = true;
         }
 
         // A proof that answers an older ephemeral key of ours is stale: ignored, not an error.
-        return new HandshakeStep(HandshakeFailure.None, !_proofSent, keys);
+        // The peer still needs our message unless it confirms our proof for this very pair:
+        // its resends are answered however many of ours were lost.
+        var peerHasOurs = answersOurs && message.Confirmed;
+        return new HandshakeStep(HandshakeFailure.None, !_proofSent || !peerHasOurs, keys);
     }
 
     /// <summary>Computes everything that depends on the peer's ephemeral key, once per key.</summary>
@@ -181,6 +196,7 @@ internal sealed class LinkHandshake : IDisposable
         CryptographicOperations.ZeroMemory(secret);
         _signature = _identity.Key.SignData(ProofInput(_identity.Address, transcript), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
         _proofSent = false;
+        _completed = false;
         return true;
     }
 

@@ -7,7 +7,9 @@ namespace Router.Security.Links;
 /// netmod reports the link up, and answer the other's with a proof. Fixed size, big-endian:
 /// <code>
 ///   0  u8    version (1)
-///   1  u8    flags: bit 0 = this message answers PeerEphemeral and carries a proof
+///   1  u8    flags: bit 0 = this message answers PeerEphemeral and carries a proof;
+///            bit 1 = the sender has verified the receiver's proof for this same pair of
+///            ephemeral keys (it holds the link keys): nothing more is needed from the receiver
 ///   2  [65]  sender's ephemeral P-256 public key, uncompressed (0x04 ‖ X ‖ Y)
 ///  67  [65]  the receiver's ephemeral key being answered (zeros without a proof)
 /// 132  [91]  sender's identity key, SubjectPublicKeyInfo; SHA-256 of it is the sender's address
@@ -25,6 +27,7 @@ internal readonly ref struct LinkHandshakeMessage
     public const int Size = 2 + EphemeralLength + EphemeralLength + PublicKeys.SpkiLength + PublicKeys.SignatureLength + ConfirmationLength;
 
     private const byte ProofFlag = 1;
+    private const byte ConfirmedFlag = 2;
     private const int PeerEphemeralOffset = 2 + EphemeralLength;
     private const int SpkiOffset = PeerEphemeralOffset + EphemeralLength;
     private const int SignatureOffset = SpkiOffset + PublicKeys.SpkiLength;
@@ -33,6 +36,7 @@ internal readonly ref struct LinkHandshakeMessage
     private LinkHandshakeMessage(ReadOnlySpan<byte> payload)
     {
         HasProof = (payload[1] & ProofFlag) != 0;
+        Confirmed = (payload[1] & ConfirmedFlag) != 0;
         Ephemeral = payload.Slice(2, EphemeralLength);
         PeerEphemeral = payload.Slice(PeerEphemeralOffset, EphemeralLength);
         Spki = payload.Slice(SpkiOffset, PublicKeys.SpkiLength);
@@ -41,6 +45,9 @@ internal readonly ref struct LinkHandshakeMessage
     }
 
     public bool HasProof { get; }
+
+    /// <summary>The sender holds the link keys for the pair of ephemeral keys this proof is about.</summary>
+    public bool Confirmed { get; }
 
     public ReadOnlySpan<byte> Ephemeral { get; }
 
@@ -76,7 +83,8 @@ internal readonly ref struct LinkHandshakeMessage
             return Error.UnknownVersion;
         }
 
-        if ((payload[1] & ~ProofFlag) != 0)
+        // Confirmed only makes sense with a proof: it is about the pair the proof answers.
+        if ((payload[1] & ~(ProofFlag | ConfirmedFlag)) != 0 || payload[1] == ConfirmedFlag)
         {
             return Error.UnknownFlags;
         }
@@ -91,8 +99,11 @@ internal readonly ref struct LinkHandshakeMessage
         return Error.None;
     }
 
-    /// <summary>Writes a message; <paramref name="peerEphemeral"/> empty means no proof (and signature/confirmation are ignored).</summary>
-    public static void Write(Span<byte> payload, ReadOnlySpan<byte> ephemeral, ReadOnlySpan<byte> peerEphemeral, ReadOnlySpan<byte> spki, ReadOnlySpan<byte> signature, ReadOnlySpan<byte> confirmation)
+    /// <summary>
+    /// Writes a message; <paramref name="peerEphemeral"/> empty means no proof (and signature,
+    /// confirmation and <paramref name="confirmed"/> are ignored).
+    /// </summary>
+    public static void Write(Span<byte> payload, ReadOnlySpan<byte> ephemeral, ReadOnlySpan<byte> peerEphemeral, ReadOnlySpan<byte> spki, ReadOnlySpan<byte> signature, ReadOnlySpan<byte> confirmation, bool confirmed = false)
     {
         payload[..Size].Clear();
         payload[0] = CurrentVersion;
@@ -100,7 +111,7 @@ internal readonly ref struct LinkHandshakeMessage
         spki.CopyTo(payload[SpkiOffset..]);
         if (!peerEphemeral.IsEmpty)
         {
-            payload[1] = ProofFlag;
+            payload[1] = confirmed ? (byte)(ProofFlag | ConfirmedFlag) : ProofFlag;
             peerEphemeral.CopyTo(payload[PeerEphemeralOffset..]);
             signature.CopyTo(payload[SignatureOffset..]);
             confirmation.CopyTo(payload[ConfirmationOffset..]);

@@ -5,6 +5,7 @@ internal sealed class LinkSecurityCounters
 {
     private readonly long[] _failures = new long[Enum.GetValues<HandshakeFailure>().Length];
     private long _completed;
+    private long _renewed;
     private long _timedOut;
     private long _refused;
     private long _rateLimited;
@@ -15,6 +16,9 @@ internal sealed class LinkSecurityCounters
 
     /// <summary>Handshakes that authenticated a neighbour (including re-handshakes).</summary>
     public long HandshakesCompleted => Interlocked.Read(ref _completed);
+
+    /// <summary>Authenticated links that handshook again because the neighbour started over (routing met it afresh).</summary>
+    public long LinksRenewed => Interlocked.Read(ref _renewed);
 
     /// <summary>Handshakes abandoned after the timeout.</summary>
     public long HandshakesTimedOut => Interlocked.Read(ref _timedOut);
@@ -40,6 +44,8 @@ internal sealed class LinkSecurityCounters
     public long Failures(HandshakeFailure reason) => Interlocked.Read(ref _failures[(int)reason]);
 
     public void CountCompleted() => Interlocked.Increment(ref _completed);
+
+    public void CountRenewed() => Interlocked.Increment(ref _renewed);
 
     public void CountTimedOut() => Interlocked.Increment(ref _timedOut);
 
@@ -71,6 +77,7 @@ internal sealed class LinkSecurityCounters
         var snapshot = new Dictionary<string, long>
         {
             ["handshakesCompleted"] = HandshakesCompleted,
+            ["linksRenewed"] = LinksRenewed,
             ["handshakesTimedOut"] = HandshakesTimedOut,
             ["handshakesRateLimited"] = HandshakesRateLimited,
             ["peersRefused"] = PeersRefused,

@@ -159,7 +159,112 @@ public sealed class LinkHandshakeTests : IDisposable
         Assert.Equal(HandshakeFailure.BadEphemeral, a.Receive(message, _b.Address).Failure);
     }
 
-    /// <summary>Runs the symmetric exchange to completion (both sides send first, then answer) and returns both sides' keys.</summary>
+    [Fact]
+    public void AnswerLost_TheResentFirstMessageIsAnsweredAgain()
+    {
+        using var a = new LinkHandshake(_a, _b.Address, []);
+        using var b = new LinkHandshake(_b, _a.Address, []);
+        var first = Message(a);
+        Assert.True(b.Receive(first, _a.Address).SendOurs);
+        _ = Message(b); // B's answer, with its proof: lost on the way
+
+        // A resends its first message a second later: B, whose proof went out already, answers again.
+        var again = b.Receive(first, _a.Address);
+        Assert.True(again.SendOurs);
+        var done = a.Receive(Message(b), _b.Address);
+        Assert.NotNull(done.Keys);
+        Assert.True(done.SendOurs);
+        Assert.NotNull(b.Receive(Message(a), _a.Address).Keys);
+    }
+
+    [Fact]
+    public void LastProofLost_ThePeersResentProofIsAnswered_AndGivesNoSecondKeys()
+    {
+        using var a = new LinkHandshake(_a, _b.Address, []);
+        using var b = new LinkHandshake(_b, _a.Address, []);
+        b.Receive(Message(a), _a.Address);
+        var proofB = Message(b);
+        var keys = a.Receive(proofB, _b.Address);
+        Assert.NotNull(keys.Keys);
+        Assert.True(keys.SendOurs);
+        _ = Message(a); // A's proof: lost on the way
+
+        // B, still waiting, resends its proof. A holds the keys already: no new ones (a second
+        // session on the same keys would repeat nonces), but it answers, and B completes.
+        var resent = a.Receive(proofB, _b.Address);
+        Assert.Null(resent.Keys);
+        Assert.True(resent.SendOurs);
+        var final = b.Receive(Message(a), _a.Address);
+        Assert.Equal(keys.Keys!.SendKey, final.Keys!.ReceiveKey);
+
+        // A's message said it was confirmed: B does not answer it.
+        Assert.False(final.SendOurs);
+    }
+
+    [Theory]
+    [InlineData(true, 0)]
+    [InlineData(false, 0)]
+    [InlineData(true, 1)]
+    [InlineData(false, 2)]
+    public void Exchange_EndsWithBothKeyed_AndNothingMoreToSend(bool bothStart, int duplicates)
+    {
+        // Deliver every message (each 1 + duplicates times) until no side has anything to say.
+        using var a = new LinkHandshake(_a, _b.Address, []);
+        using var b = new LinkHandshake(_b, _a.Address, []);
+        var inFlight = new Queue<(LinkHandshake To, byte[] Message)>();
+        void Send(LinkHandshake from, LinkHandshake to)
+        {
+            var message = Message(from);
+            for (var i = 0; i <= duplicates; i++)
+            {
+                inFlight.Enqueue((to, message));
+            }
+        }
+
+        Send(a, b);
+        if (bothStart)
+        {
+            Send(b, a);
+        }
+
+        var keys = new Dictionary<LinkHandshake, int> { [a] = 0, [b] = 0 };
+        var delivered = 0;
+        while (inFlight.TryDequeue(out var next))
+        {
+            Assert.True(++delivered < 50, "the two sides keep answering each other");
+            var other = next.To == a ? b : a;
+            var step = next.To.Receive(next.Message, other.Self);
+            Assert.Equal(HandshakeFailure.None, step.Failure);
+            if (step.Keys is not null)
+            {
+                keys[next.To]++;
+            }
+
+            if (step.SendOurs)
+            {
+                Send(next.To, other);
+            }
+        }
+
+        Assert.Equal(1, keys[a]);
+        Assert.Equal(1, keys[b]);
+        Assert.True(a.Completed && b.Completed);
+    }
+
+    [Fact]
+    public void ConfirmedFlagWithoutAProof_IsMalformed()
+    {
+        using var a = new LinkHandshake(_a, _b.Address, []);
+        using var b = new LinkHandshake(_b, _a.Address, []);
+        var message = Message(b);
+        message[1] = 2;
+        Assert.Equal(HandshakeFailure.Malformed, a.Receive(message, _b.Address).Failure);
+    }
+
+    /// <summary>
+    /// Runs the symmetric exchange to completion (both sides send first, then answer, then
+    /// confirm) and returns both sides' keys.
+    /// </summary>
     internal static (LinkKeys A, LinkKeys B) Run(LinkHandshake a, LinkHandshake b)
     {
         var fromA = Message(a);
@@ -173,7 +278,14 @@ public sealed class LinkHandshakeTests : IDisposable
         var proofB = Message(b);
         var keysA = a.Receive(proofB, b.Self);
         var keysB = b.Receive(proofA, a.Self);
-        Assert.False(keysA.SendOurs || keysB.SendOurs, "nothing more to send once both proofs are out");
+
+        // The proofs crossed: neither knew the other had its proof, so each confirms once.
+        Assert.True(keysA.SendOurs && keysB.SendOurs);
+        var confirmA = a.Receive(Message(b), b.Self);
+        var confirmB = b.Receive(Message(a), a.Self);
+        Assert.False(confirmA.SendOurs || confirmB.SendOurs, "nothing more to send once both confirmed");
+        Assert.Null(confirmA.Keys);
+        Assert.Null(confirmB.Keys);
         return (Assert.IsType<LinkKeys>(keysA.Keys), Assert.IsType<LinkKeys>(keysB.Keys));
     }
 
