@@ -4,13 +4,20 @@ namespace Router.Routing;
 
 /// <summary>
 /// What the hellos from one neighbour say about the link: which of the last 16 expected
-/// hellos arrived (loss), and the smoothed round-trip time. Turns both into a link cost:
+/// hellos arrived (loss), and the round-trip time. Turns both into a link cost:
 /// <c>(HopCost + RTT in 100 µs units) × expected / received</c>, infinite after
 /// <see cref="RoutingOptions.MissedHellosForLoss"/> misses in a row or under 25 % delivery.
+/// The cost takes the smallest RTT of the last <see cref="RttWindow"/> samples: load (busy
+/// CPUs, full queues) only ever adds delay, so the minimum is the path's own RTT, and a busy
+/// moment does not move routes; a path that really got slower shows once the window has
+/// passed. <see cref="Rtt"/>, the smoothed RTT, is what status shows.
 /// </summary>
 internal sealed class LinkQuality
 {
     private const int Window = 16;
+
+    /// <summary>RTT samples the cost takes the minimum of: one per hello that echoes ours.</summary>
+    public const int RttWindow = 8;
 
     private ushort _expected;
     private uint _history; // bit 0 = most recent expected hello; 1 = received
@@ -18,6 +25,9 @@ internal sealed class LinkQuality
     private TimeSpan _interval;
     private TimeSpan _missDeadline = TimeSpan.MaxValue;
     private double _srttMicros = -1;
+    private readonly uint[] _rttSamples = new uint[RttWindow];
+    private int _rttCount;
+    private int _rttNext;
 
     /// <summary>The neighbour's last hello timestamp, echoed back in ours.</summary>
     public uint LastTimestamp { get; private set; }
@@ -29,6 +39,9 @@ internal sealed class LinkQuality
 
     /// <summary>Smoothed round-trip time, or null before the first measurement.</summary>
     public TimeSpan? Rtt => _srttMicros < 0 ? null : TimeSpan.FromTicks((long)(_srttMicros * 10));
+
+    /// <summary>The smallest of the last <see cref="RttWindow"/> RTT samples (what the cost uses), or null before the first.</summary>
+    public TimeSpan? MinRtt => _rttCount == 0 ? null : TimeSpan.FromTicks(MinRttMicros() * 10L);
 
     public int ConsecutiveMisses => _known == 0 ? 0 : Math.Min(_known, BitOperations.TrailingZeroCount(_history | (1u << Window)));
 
@@ -101,6 +114,9 @@ internal sealed class LinkQuality
             if (rtt < 10_000_000)
             {
                 _srttMicros = _srttMicros < 0 ? rtt : (0.8 * _srttMicros) + (0.2 * rtt);
+                _rttSamples[_rttNext] = rtt;
+                _rttNext = (_rttNext + 1) % RttWindow;
+                _rttCount = Math.Min(_rttCount + 1, RttWindow);
             }
         }
     }
@@ -134,12 +150,23 @@ internal sealed class LinkQuality
         }
 
         // Until the first RTT sample, assume 1 ms.
-        var rttUnits = _srttMicros < 0 ? 10 : _srttMicros / 100;
+        var rttUnits = _rttCount == 0 ? 10 : MinRttMicros() / 100.0;
         var cost = (options.HopCost + rttUnits) * known / received;
         return cost >= Metric.Infinity - 1 ? (ushort)(Metric.Infinity - 1) : (ushort)Math.Max(1, Math.Round(cost));
     }
 
     private const uint Mask = (1u << Window) - 1;
+
+    private uint MinRttMicros()
+    {
+        var min = uint.MaxValue;
+        for (var i = 0; i < _rttCount; i++)
+        {
+            min = Math.Min(min, _rttSamples[i]);
+        }
+
+        return min;
+    }
 
     private void Shift(bool received)
     {

@@ -94,6 +94,46 @@ public class LinkQualityTests
     }
 
     [Fact]
+    public void Cost_ABusyMomentAmongFastHellos_DoesNotRaiseIt()
+    {
+        var quality = new LinkQuality();
+        for (ushort i = 0; i < 8; i++)
+        {
+            // We sent at 1,000 µs, it is back at 1,300 µs: 300 µs.
+            quality.OnHello(new Hello(i, 100, 1, 1_000, 0), Interval * i, 1_300);
+        }
+
+        Assert.Equal(Options.HopCost + 3, quality.Cost(Options));
+
+        // One hello comes back 20 ms late (a loaded machine): the smoothed RTT shows it, the cost does not.
+        quality.OnHello(new Hello(8, 100, 1, 1_000, 0), Interval * 8, 21_000);
+        Assert.True(quality.Rtt > TimeSpan.FromMilliseconds(3));
+        Assert.Equal(Options.HopCost + 3, quality.Cost(Options));
+        Assert.Equal(TimeSpan.FromMicroseconds(300), quality.MinRtt);
+    }
+
+    [Fact]
+    public void Cost_APathThatGotSlower_ShowsOnceTheRttWindowHasPassed()
+    {
+        var quality = new LinkQuality();
+        ushort seqno = 0;
+        for (var i = 0; i < LinkQuality.RttWindow; i++, seqno++)
+        {
+            quality.OnHello(new Hello(seqno, 100, 1, 1_000, 0), Interval * seqno, 1_300);
+        }
+
+        // From now on every hello takes 10 ms.
+        for (var i = 0; i < LinkQuality.RttWindow - 1; i++, seqno++)
+        {
+            quality.OnHello(new Hello(seqno, 100, 1, 1_000, 0), Interval * seqno, 11_000);
+            Assert.Equal(Options.HopCost + 3, quality.Cost(Options));
+        }
+
+        quality.OnHello(new Hello(seqno, 100, 1, 1_000, 0), Interval * seqno, 11_000);
+        Assert.Equal(Options.HopCost + 100, quality.Cost(Options));
+    }
+
+    [Fact]
     public void Rtt_IsMeasuredFromTheEchoedTimestamp()
     {
         var quality = new LinkQuality();
