@@ -224,6 +224,15 @@ internal sealed partial class LinkGuard : IHostedService
         }
 
         var step = link.Handshake!.Receive(input.Buffer.AsSpan(0, input.Length), input.Source);
+        if (step.PeerStartedOver)
+        {
+            // The neighbour started over: a new handshake, with a new ephemeral key of ours,
+            // answers it. The session in force stays until the new keys are proven.
+            link.Handshake.Dispose();
+            link.Handshake = new LinkHandshake(_identity, link.Address, _networkKey);
+            step = link.Handshake.Receive(input.Buffer.AsSpan(0, input.Length), input.Source);
+        }
+
         if (step.Failure != HandshakeFailure.None)
         {
             Counters.CountFailure(step.Failure);

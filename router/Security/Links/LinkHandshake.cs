@@ -30,10 +30,13 @@ internal enum HandshakeFailure
 /// <param name="Failure">Why the message was rejected, or <see cref="HandshakeFailure.None"/>.</param>
 /// <param name="SendOurs">Send our current message: the peer still needs it (it has not confirmed
 /// our proof for this pair of ephemeral keys), or it now carries a proof not sent before.</param>
-/// <param name="Keys">Set when the peer proved its identity: the link's keys. Given once per pair
-/// of ephemeral keys: a repeated proof yields none, so a session is never restarted on the same
-/// keys (its nonces would repeat).</param>
-internal readonly record struct HandshakeStep(HandshakeFailure Failure, bool SendOurs, LinkKeys? Keys);
+/// <param name="Keys">Set when the peer proved its identity: the link's keys. Given at most once by
+/// a handshake: a repeated proof yields none, so a session is never restarted on the same keys
+/// (its nonces would repeat).</param>
+/// <param name="PeerStartedOver">The handshake had given out its keys, and the peer sent a first
+/// message with a new ephemeral key: it started over. This handshake does not answer it (it
+/// never agrees again); a new one, with a new ephemeral key of ours, should.</param>
+internal readonly record struct HandshakeStep(HandshakeFailure Failure, bool SendOurs, LinkKeys? Keys, bool PeerStartedOver = false);
 
 /// <summary>The two keys of an authenticated link, one per direction.</summary>
 internal sealed record LinkKeys(byte[] SendKey, byte[] ReceiveKey);
@@ -66,7 +69,7 @@ internal sealed class LinkHandshake : IDisposable
     private byte[]? _confirmation;
     private byte[]? _material; // send key ‖ receive key ‖ peer's expected confirmation
     private bool _proofSent;
-    private bool _completed; // the peer's proof for the current pair was verified and the keys given out
+    private bool _completed; // the peer's proof was verified and the keys given out: once per handshake
 
     /// <param name="identity">This router's key.</param>
     /// <param name="peer">The neighbour's address as its netmod reported it, which the handshake must
@@ -91,7 +94,7 @@ internal sealed class LinkHandshake : IDisposable
     /// <summary>Whether we have sent the proof for the peer's current ephemeral key.</summary>
     public bool ProofSent => _proofSent;
 
-    /// <summary>Whether the peer's proof for the current pair of ephemeral keys was verified (the keys were given out).</summary>
+    /// <summary>Whether the peer's proof was verified and the keys given out (at most once per handshake).</summary>
     public bool Completed => _completed;
 
     /// <summary>The network key for a secret: SHA-256 of a label and the secret; empty when there is none.</summary>
@@ -128,6 +131,15 @@ internal sealed class LinkHandshake : IDisposable
         }
 
         _peer = source;
+
+        if (_completed && !message.Ephemeral.SequenceEqual(_peerEphemeral))
+        {
+            // Done: this handshake's keys are out, and neither they nor our ephemeral key may
+            // serve another pair. A first message (no proof) with a new key is the peer starting
+            // over; anything else with a new key answers an ephemeral key we never had here:
+            // stale, or forged (answering it would make a live peer start over too).
+            return new HandshakeStep(HandshakeFailure.None, false, null, PeerStartedOver: !message.HasProof);
+        }
 
         if (_peerEphemeral is null || !message.Ephemeral.SequenceEqual(_peerEphemeral))
         {
@@ -196,7 +208,6 @@ internal sealed class LinkHandshake : IDisposable
         CryptographicOperations.ZeroMemory(secret);
         _signature = _identity.Key.SignData(ProofInput(_identity.Address, transcript), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
         _proofSent = false;
-        _completed = false;
         return true;
     }
 

@@ -252,6 +252,55 @@ public sealed class LinkHandshakeTests : IDisposable
     }
 
     [Fact]
+    public void PeerStartsOver_TheDoneHandshakeReportsIt_AndANewOneGivesNewKeys()
+    {
+        using var a = new LinkHandshake(_a, _b.Address, []);
+        using var b = new LinkHandshake(_b, _a.Address, []);
+        var (before, _) = Run(a, b);
+
+        // B restarted: a new handshake, a new ephemeral key, a first message without a proof.
+        using var restartedB = new LinkHandshake(_b, _a.Address, []);
+        var first = Message(restartedB);
+        var step = a.Receive(first, _b.Address);
+        Assert.True(step.PeerStartedOver);
+        Assert.False(step.SendOurs);
+        Assert.Null(step.Keys);
+
+        // A new handshake of A's (a new ephemeral key too) answers it.
+        using var a2 = new LinkHandshake(_a, _b.Address, []);
+        Assert.True(a2.Receive(first, _b.Address).SendOurs);
+        var keysB = restartedB.Receive(Message(a2), _a.Address).Keys;
+        var keysA = a2.Receive(Message(restartedB), _b.Address).Keys;
+        Assert.Equal(keysA!.SendKey, keysB!.ReceiveKey);
+        Assert.NotEqual(before.SendKey, keysA.SendKey);
+    }
+
+    [Fact]
+    public void AForgedFirstMessage_NeitherRekeysTheLiveLink_NorGetsKeysGivenTwice()
+    {
+        using var a = new LinkHandshake(_a, _b.Address, []);
+        using var b = new LinkHandshake(_b, _a.Address, []);
+        Run(a, b);
+
+        // Anyone can make a first message in B's name: it carries B's public key and no proof.
+        using var forger = new LinkHandshake(_b, _a.Address, []);
+        var forged = Message(forger);
+        Assert.True(a.Receive(forged, _b.Address).PeerStartedOver);
+
+        // The router answers it with a new handshake, whose answer reaches the real B: a proof
+        // for an ephemeral key B never had. B ignores it: its link is not made to start over.
+        using var answering = new LinkHandshake(_a, _b.Address, []);
+        answering.Receive(forged, _b.Address);
+        var answer = b.Receive(Message(answering), _a.Address);
+        Assert.Equal(new HandshakeStep(HandshakeFailure.None, false, null), answer);
+
+        // And nothing B sends makes the done handshake give its keys out again.
+        var again = a.Receive(Message(b), _b.Address);
+        Assert.Null(again.Keys);
+        Assert.False(again.PeerStartedOver);
+    }
+
+    [Fact]
     public void ConfirmedFlagWithoutAProof_IsMalformed()
     {
         using var a = new LinkHandshake(_a, _b.Address, []);
