@@ -54,8 +54,8 @@ public abstract class ThreeRouterTests(string netmod) : IAsyncLifetime
         var b = await _b.AddressAsync();
         var c = await _c.AddressAsync();
         var limit = TimeSpan.FromSeconds(20);
-        await RouterProcess.WaitForAsync(() => _a.HasRouteAsync(c), limit, "A's route to C");
-        await RouterProcess.WaitForAsync(() => _c.HasRouteAsync(a), limit, "C's route to A");
+        await WaitAsync(() => _a.HasRouteAsync(c), limit, "A's route to C");
+        await WaitAsync(() => _c.HasRouteAsync(a), limit, "C's route to A");
 
         var routeToC = (await _a.RoutesAsync()).Single(r => r.GetProperty("destination").GetString() == c);
         Assert.Equal(b, routeToC.GetProperty("nextHop").GetString());
@@ -89,16 +89,29 @@ public abstract class ThreeRouterTests(string netmod) : IAsyncLifetime
 
         // B goes away: A's route to C disappears. B returns: it comes back by itself.
         await _b.StopAsync();
-        await RouterProcess.WaitForAsync(async () => !await _a.HasRouteAsync(c), limit, "A's route to C to disappear");
+        await WaitAsync(async () => !await _a.HasRouteAsync(c), limit, "A's route to C to disappear");
         var unreachable = await Cli.RunAsync("ping", c, "--api", _a.ApiSocket, "--count", "1");
         Assert.True(unreachable.ExitCode == 1, unreachable.Stdout + unreachable.Stderr + Logs());
         Assert.Contains("no route", unreachable.Stdout, StringComparison.Ordinal);
 
         await _b.StartAsync();
-        await RouterProcess.WaitForAsync(() => _a.HasRouteAsync(c), limit, "A's route to C to return");
-        await RouterProcess.WaitForAsync(() => _c.HasRouteAsync(a), limit, "C's route to A to return");
+        await WaitAsync(() => _a.HasRouteAsync(c), limit, "A's route to C to return");
+        await WaitAsync(() => _c.HasRouteAsync(a), limit, "C's route to A to return");
         var again = await Cli.RunAsync("ping", c, "--api", _a.ApiSocket, "--count", "1");
         Assert.True(again.ExitCode == 0, again.Stdout + again.Stderr + Logs());
+    }
+
+    /// <summary>Waits like <see cref="RouterProcess.WaitForAsync(Func{Task{bool}}, TimeSpan, string)"/>; a timeout carries the logs.</summary>
+    private async Task WaitAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
+    {
+        try
+        {
+            await RouterProcess.WaitForAsync(condition, limit, what);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException(e.Message + Logs(), e);
+        }
     }
 
     /// <summary>The three routers' logs, for a failure message: what a CI failure needs to be understood.</summary>
