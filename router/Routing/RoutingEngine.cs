@@ -87,6 +87,9 @@ internal sealed class RoutingEngine
     /// <summary>Seqno requests this router started, forwarded, and received.</summary>
     public (long Started, long Forwarded, long Received) SeqnoRequests => (_requestsStarted, _requestsForwarded, _requestsReceived);
 
+    /// <summary>Unfeasible updates for a selected route, ignored so the route stays in use while the origin is asked for a new seqno (<see cref="OnUpdate"/>).</summary>
+    public long UnfeasibleIgnored { get; private set; }
+
     /// <summary>Seqno requests sent to refresh a selected route before it expires (<see cref="RefreshIfOld"/>).</summary>
     public long RefreshRequests { get; private set; }
 
@@ -241,6 +244,19 @@ internal sealed class RoutingEngine
                 continue;
             }
 
+            if (destination.Selected?.Neighbour == neighbour && !destination.IsFeasible(advert.Seqno, advert.Metric))
+            {
+                // The selected route's neighbour now offers it at a metric our FD does not allow
+                // (its own path got worse by more than our link to it costs). Taking the update
+                // would leave the origin without a route until it raises its seqno, and every
+                // packet meanwhile would be dropped; so, as RFC 8966 §3.5.4 allows, it is ignored
+                // — as if it had been lost: the route stays as it was, not refreshed, and expires
+                // unless a feasible update comes — and the origin is asked for a new seqno now.
+                UnfeasibleIgnored++;
+                RequestNewerSeqno(destination, now);
+                continue;
+            }
+
             destination.Set(neighbour, advert.Seqno, advert.Metric, advert.Proof, now, expires);
             Select(destination, now);
         }
@@ -278,7 +294,7 @@ internal sealed class RoutingEngine
             // our routes look older than routers remember them. A starved router only needs a
             // seqno newer than its feasibility distance, which is at most our own seqno: one
             // step is enough. (After a restart our seqno may be far behind what others remember;
-            // that is repaired with our own signature, in OnUpdate and RequestSeqnoIfStarved.)
+            // that is repaired with our own signature, in OnUpdate and RequestNewerSeqno.)
             if (Seqno.IsNewer(request.Seqno, OwnSeqno))
             {
                 OwnSeqno = unchecked((ushort)(OwnSeqno + 1));
@@ -486,7 +502,7 @@ internal sealed class RoutingEngine
                 _output.RoutesChanged();
             }
 
-            RequestSeqnoIfStarved(destination, now);
+            RequestNewerSeqno(destination, now);
             return;
         }
 
@@ -528,7 +544,8 @@ internal sealed class RoutingEngine
     }
 
     /// <summary>
-    /// Routes exist but none is feasible: ask the neighbours offering one for a newer seqno.
+    /// Routes exist but none is feasible, or the selected route's neighbour offered it at an
+    /// unfeasible metric (<see cref="OnUpdate"/>): ask the neighbours offering one for a newer seqno.
     /// Each neighbour is asked at most once per hello interval, unless what it offers changes
     /// (its answer then depends on a different route, so the earlier request may have died).
     /// <para>
@@ -541,7 +558,7 @@ internal sealed class RoutingEngine
     /// In simulations routes carry no proof, so there the request is sent as before.
     /// </para>
     /// </summary>
-    private void RequestSeqnoIfStarved(Destination destination, TimeSpan now)
+    private void RequestNewerSeqno(Destination destination, TimeSpan now)
     {
         var request = new SeqnoRequest(destination.Origin, (ushort)(destination.FdSeqno + 1), 64);
         foreach (var route in destination.Routes)
@@ -599,7 +616,7 @@ internal sealed class RoutingEngine
             else
             {
                 // Still starved: ask again (the last request or its answer may have been lost).
-                RequestSeqnoIfStarved(destination, now);
+                RequestNewerSeqno(destination, now);
             }
 
             // Keep the feasibility distance for 3 minutes after this router last advertised a

@@ -201,6 +201,61 @@ public sealed class SignedRoutingTests : IDisposable
     }
 
     [Fact]
+    public void SelectedRoute_OfferedUnfeasiblyByItsNeighbour_StaysInUse_UntilTheOriginsNewSeqnoArrives()
+    {
+        // X at seqno 500 via A, advertised on to C: FD (500, 32 + A's cost).
+        var router = Own(new SignedRouter());
+        var x = Own(RouterIdentity.Create());
+        var a = router.AddNeighbour(TestAddresses.Random());
+        router.AddNeighbour(TestAddresses.Random());
+        router.Receive(a, SignedUpdates.Payload(SignedUpdates.Route(x, 500, 32)));
+        var before = router.RouteTo(x.Address)!.Value;
+        Assert.Equal((a, (ushort)500), (before.NextHop, before.Seqno));
+        router.Requests.Clear();
+
+        // A's own path to X gets slower by more than the link to A costs: at seqno 500 that is
+        // not feasible. The route stays as it was, and A is asked for X's next seqno at once.
+        router.Receive(a, SignedUpdates.Payload(SignedUpdates.Route(x, 500, 900)));
+        var kept = router.RouteTo(x.Address)!.Value;
+        Assert.Equal((a, (ushort)500, before.Metric), (kept.NextHop, kept.Seqno, kept.Metric));
+        Assert.Equal(1, router.Engine.UnfeasibleIgnored);
+        var request = Assert.Single(router.Requests);
+        Assert.Equal((a, x.Address, (ushort)501), (request.To, request.Request.Origin, request.Request.Seqno));
+
+        // X answers with seqno 501: feasible at any metric, and taken.
+        router.Receive(a, SignedUpdates.Payload(SignedUpdates.Route(x, 501, 900)));
+        var after = router.RouteTo(x.Address)!.Value;
+        Assert.Equal((a, (ushort)501), (after.NextHop, after.Seqno));
+        Assert.True(after.Metric > 900, $"metric {after.Metric}");
+    }
+
+    [Fact]
+    public void SelectedRoute_OfferedUnfeasiblyForever_ExpiresAsIfTheUpdatesWereLost()
+    {
+        var router = Own(new SignedRouter());
+        var x = Own(RouterIdentity.Create());
+        var a = router.AddNeighbour(TestAddresses.Random());
+        router.AddNeighbour(TestAddresses.Random());
+        router.Receive(a, SignedUpdates.Payload(SignedUpdates.Route(x, 500, 32)));
+        var worse = SignedUpdates.Payload(SignedUpdates.Route(x, 500, 900));
+
+        // An update every second, none feasible: the route is held for 3.5 of the payloads'
+        // 4-s intervals after the last one taken (14 s), then expires; the destination is starved.
+        var last = router.Now;
+        while (router.RouteTo(x.Address) is not null)
+        {
+            Assert.True(router.Now - last < TimeSpan.FromSeconds(30), "the route never expired");
+            router.Now += TimeSpan.FromSeconds(1);
+            router.HelloFromAll();
+            router.Receive(a, worse);
+            router.Engine.Tick(router.Now);
+        }
+
+        Assert.InRange(router.Now - last, TimeSpan.FromSeconds(14), TimeSpan.FromSeconds(16));
+        Assert.True(router.Engine.UnfeasibleIgnored >= 13, $"{router.Engine.UnfeasibleIgnored} ignored");
+    }
+
+    [Fact]
     public void Starved_ForThreeMinutesAfterTheRetraction_ForgetsTheFeasibilityDistanceAndUsesTheRoute()
     {
         // X at seqno 500 via A, passed on to C: FD 500. Then A goes and C offers X at 400, which
