@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Net;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
@@ -283,6 +284,24 @@ internal sealed partial class PacketGateway
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="address"/> is <paramref name="router"/>'s overlay address. The
+    /// sending router of a batch is known from its session, so its own overlay address is
+    /// checked against it directly: a packet is taken even before this router's prefix table
+    /// has learnt the sender's route.
+    /// </summary>
+    private static bool IsOverlayAddressOf(RouterAddress router, ReadOnlySpan<byte> address)
+    {
+        if (address.Length != 16 || BinaryPrimitives.ReadUInt16BigEndian(address) != OverlayAddress.PrefixValue)
+        {
+            return false;
+        }
+
+        Span<byte> bytes = stackalloc byte[RouterAddress.Length];
+        router.Write(bytes);
+        return address[2..].SequenceEqual(bytes[..OverlayAddress.AddressBytes]);
+    }
+
     private static bool IsMulticastOrBroadcast(ReadOnlySpan<byte> address) =>
         address.Length == 4 ? (address[0] & 0xf0) == 0xe0 || address.SequenceEqual((ReadOnlySpan<byte>)[255, 255, 255, 255]) : address[0] == 0xff;
 
@@ -392,7 +411,8 @@ internal sealed partial class PacketGateway
                 continue;
             }
 
-            if (!snapshot.TryGetOwner(PacketBatch.Source(frame), out var sender) || sender != header.Source)
+            var source = PacketBatch.Source(frame);
+            if (!IsOverlayAddressOf(header.Source, source) && (!snapshot.TryGetOwner(source, out var owner) || owner != header.Source))
             {
                 Counters.CountDrop(PacketDrop.SpoofedSource);
                 continue;
