@@ -8,8 +8,11 @@ namespace Router.Sdk;
 /// frame into <see cref="Netmod.Incoming"/> transfers it to the reader, which returns it with
 /// <see cref="Release"/> when done. A netmod whose channel write fails (channel completed)
 /// still owns the buffer and returns it itself.</para>
-/// <para>The frame occupies <c>Buffer[0..Length]</c>; the reader may modify those bytes in place
-/// (the router decrements the hop limit before forwarding).</para>
+/// <para>The frame occupies <c>Buffer[Offset..(Offset + Length)]</c>; the reader may modify those
+/// bytes in place (the router decrements the hop limit before forwarding). The
+/// <see cref="Offset"/> bytes before the frame are <em>headroom</em> (SDK 1.7): the reader may
+/// write there too, so it can put headers of its own in front of the frame without copying it
+/// (see <see cref="NetmodContext.ReceiveHeadroom"/>). Most netmods leave no headroom.</para>
 /// </remarks>
 public readonly struct InboundFrame
 {
@@ -28,12 +31,25 @@ public readonly struct InboundFrame
     /// <param name="length">Number of frame bytes at the start of <paramref name="buffer"/>.</param>
     /// <param name="moreFollows">See <see cref="MoreFollows"/>.</param>
     public InboundFrame(NeighbourId from, byte[] buffer, int length, bool moreFollows)
+        : this(from, buffer, offset: 0, length, moreFollows)
+    {
+    }
+
+    /// <summary>Creates a frame that starts <paramref name="offset"/> bytes into a rented buffer (SDK 1.7), leaving the bytes before it as headroom.</summary>
+    /// <param name="from">The neighbour the frame came from.</param>
+    /// <param name="buffer">A buffer rented from <see cref="FrameBuffers"/>; ownership moves with the frame.</param>
+    /// <param name="offset">Where the frame starts in <paramref name="buffer"/>; see <see cref="Offset"/>.</param>
+    /// <param name="length">Number of frame bytes from <paramref name="offset"/>.</param>
+    /// <param name="moreFollows">See <see cref="MoreFollows"/>.</param>
+    public InboundFrame(NeighbourId from, byte[] buffer, int offset, int length, bool moreFollows)
     {
         ArgumentNullException.ThrowIfNull(buffer);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, buffer.Length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, buffer.Length - offset);
         From = from;
         Buffer = buffer;
+        Offset = offset;
         Length = length;
         MoreFollows = moreFollows;
     }
@@ -41,8 +57,14 @@ public readonly struct InboundFrame
     /// <summary>The neighbour the frame arrived from.</summary>
     public NeighbourId From { get; }
 
-    /// <summary>The rented buffer holding the frame at its start.</summary>
+    /// <summary>The rented buffer holding the frame at <see cref="Offset"/>.</summary>
     public byte[] Buffer { get; }
+
+    /// <summary>
+    /// Where the frame starts in <see cref="Buffer"/> (SDK 1.7); 0 unless the netmod left
+    /// headroom. The bytes before it belong to the reader as much as the frame does.
+    /// </summary>
+    public int Offset { get; }
 
     /// <summary>Number of frame bytes in <see cref="Buffer"/>.</summary>
     public int Length { get; }
@@ -59,10 +81,10 @@ public readonly struct InboundFrame
     public bool MoreFollows { get; }
 
     /// <summary>The frame bytes.</summary>
-    public Span<byte> Span => Buffer.AsSpan(0, Length);
+    public Span<byte> Span => Buffer.AsSpan(Offset, Length);
 
     /// <summary>The frame bytes as memory.</summary>
-    public Memory<byte> Memory => Buffer.AsMemory(0, Length);
+    public Memory<byte> Memory => Buffer.AsMemory(Offset, Length);
 
     /// <summary>Returns the buffer to <see cref="FrameBuffers"/>. Call exactly once, as the owner.</summary>
     public void Release() => FrameBuffers.Return(Buffer);

@@ -17,4 +17,16 @@ public sealed record NetmodContext(
     IConfiguration Configuration,
     string ConfigDirectory,
     ILoggerFactory LoggerFactory,
-    TimeProvider Time);
+    TimeProvider Time)
+{
+    /// <summary>
+    /// Bytes the router can use in front of a received frame (SDK 1.7). A netmod that reads
+    /// each frame this far into its buffer (<see cref="InboundFrame.Offset"/> at least this)
+    /// lets the router put its own headers in front of the frame where it would otherwise copy
+    /// it: the router wraps each IP packet of an <see cref="IIpInterfaceFeature"/> netmod in a
+    /// mesh frame, and a packet read behind this headroom goes out in the buffer it was read
+    /// into. Optional, and of no use to link netmods, whose frames the router forwards as they
+    /// are. 0 when the router has no use for headroom.
+    /// </summary>
+    public int ReceiveHeadroom { get; init; }
+}

@@ -8,7 +8,9 @@ namespace Router.Sdk;
 /// <remarks>
 /// Minor versions only add: 1.4 added <see cref="IPeerRemovalFeature"/> (peers removed by a
 /// configuration reload), 1.5 <see cref="InboundFrame.MoreFollows"/> (a netmod says it holds the
-/// next frame already), 1.6 <see cref="IFrameRunFeature"/> (several frames in one send). A netmod
+/// next frame already), 1.6 <see cref="IFrameRunFeature"/> (several frames in one send), 1.7
+/// <see cref="InboundFrame.Offset"/> and <see cref="NetmodContext.ReceiveHeadroom"/> (room left
+/// in front of a received frame, so the router can add headers without copying it). A netmod
 /// built against 1.5 still loads on a 1.5 or later 1.x router.
 /// </remarks>
 public static class SdkVersion

@@ -1,8 +1,9 @@
 // The read side of the tun netmod, on a thread of its own:
 //
 //   poll([device, wake eventfd]) → read until EAGAIN, each packet into a rented frame buffer
-//   (at offset 0 with the virtio header the device writes; at offset 10 behind a zeroed header
-//   without offloads) → drop what is not IPv4/IPv6 → Incoming. A packet is handed over once
+//   behind the headroom the router asks for (NetmodContext.ReceiveHeadroom, where it puts its
+//   headers without copying the packet): there the virtio header the device writes, or without
+//   offloads a zeroed one, then the packet → drop what is not IPv4/IPv6 → Incoming. A packet is handed over once
 //   the next read has answered, marked MoreFollows when that read returned another packet, so
 //   the router batches a burst and sends its last packet, or an idle one, at once.
 //   Handing over is a TryWrite: the router's packet gateway waits on the channel and runs on
@@ -35,15 +36,17 @@ internal sealed unsafe class PacketReader
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private readonly int _frameSize;
+    private readonly int _headroom;
     private volatile bool _stopping;
 
-    private PacketReader(TunDevice device, FileDescriptor wake, ChannelWriter<InboundFrame> incoming, TunCounters counters, ILogger logger, TimeProvider time, int mtu)
+    private PacketReader(TunDevice device, FileDescriptor wake, ChannelWriter<InboundFrame> incoming, TunCounters counters, ILogger logger, TimeProvider time, int mtu, int headroom)
     {
         // With offloads a read can be a 64 KiB super-packet. Without, the device hands over
-        // nothing longer than its MTU, so a buffer of MTU + header does: at MTU 1500 that is a
-        // 2 KiB pooled array per packet instead of a 128 KiB one, which the pool keeps plenty of
-        // and the caches hold.
+        // nothing longer than its MTU, so a buffer of headroom + header + MTU does: at MTU 1500
+        // that is a 2 KiB pooled array per packet instead of a 128 KiB one, which the pool keeps
+        // plenty of and the caches hold.
         _frameSize = device.HasVirtioHeader ? VirtioNetHeader.MaxFrameSize : Math.Min(VirtioNetHeader.MaxFrameSize, mtu + VirtioNetHeader.Size);
+        _headroom = headroom;
         _device = device;
         _wake = wake;
         _incoming = incoming;
@@ -55,7 +58,7 @@ internal sealed unsafe class PacketReader
     }
 
     /// <summary>Creates the wake-up eventfd and starts the thread. Throws <see cref="IOException"/> when no eventfd can be had.</summary>
-    public static PacketReader Start(TunDevice device, ChannelWriter<InboundFrame> incoming, TunCounters counters, ILogger logger, TimeProvider time, int mtu)
+    public static PacketReader Start(TunDevice device, ChannelWriter<InboundFrame> incoming, TunCounters counters, ILogger logger, TimeProvider time, int mtu, int headroom)
     {
         var fd = Libc.EventFd(0, Libc.EfdCloExec | Libc.EfdNonBlock);
         if (fd < 0)
@@ -63,7 +66,7 @@ internal sealed unsafe class PacketReader
             throw new IOException($"cannot create an eventfd for the tun reader: {Errno.Describe(Errno.Last)}.");
         }
 
-        var reader = new PacketReader(device, new FileDescriptor(fd), incoming, counters, logger, time, mtu);
+        var reader = new PacketReader(device, new FileDescriptor(fd), incoming, counters, logger, time, mtu, headroom);
         reader._thread.Start();
         return reader;
     }
@@ -114,7 +117,7 @@ internal sealed unsafe class PacketReader
             _device.Descriptor.DangerousAddRef(ref deviceAdded);
             _wake.DangerousAddRef(ref wakeAdded);
             var fds = stackalloc Libc.PollFd[2];
-            buffer = FrameBuffers.Rent(_frameSize);
+            buffer = FrameBuffers.Rent(_headroom + _frameSize);
             while (!_stopping)
             {
                 fds[0] = new Libc.PollFd { Fd = _device.Descriptor.Value, Events = Libc.PollIn };
@@ -183,6 +186,7 @@ internal sealed unsafe class PacketReader
 
         // Without offloads the device writes the bare packet; leave room for a zero header.
         var offset = _device.HasVirtioHeader ? 0 : VirtioNetHeader.Size;
+        var headroom = _headroom;
         byte[]? held = null;
         var heldLength = 0;
         var error = 0;
@@ -193,7 +197,7 @@ internal sealed unsafe class PacketReader
                 nint read;
                 fixed (byte* pointer = buffer)
                 {
-                    read = Libc.Read(fd, pointer + offset, (nuint)(_frameSize - offset));
+                    read = Libc.Read(fd, pointer + headroom + offset, (nuint)(_frameSize - offset));
                 }
 
                 if (read < 0)
@@ -211,10 +215,10 @@ internal sealed unsafe class PacketReader
                 var length = (int)read + offset;
                 if (offset > 0)
                 {
-                    buffer.AsSpan(0, offset).Clear();
+                    buffer.AsSpan(headroom, offset).Clear();
                 }
 
-                if (length <= VirtioNetHeader.Size || IpPacket.Version(buffer.AsSpan(VirtioNetHeader.Size, length - VirtioNetHeader.Size)) is not (4 or 6))
+                if (length <= VirtioNetHeader.Size || IpPacket.Version(buffer.AsSpan(headroom + VirtioNetHeader.Size, length - VirtioNetHeader.Size)) is not (4 or 6))
                 {
                     _counters.CountNonIp();
                     if (_nonIpLog.ShouldLog())
@@ -226,11 +230,11 @@ internal sealed unsafe class PacketReader
                 }
 
                 // GsoType is byte 1 of the header; zero without offloads.
-                var gso = (buffer![1] & ~VirtioNetHeader.GsoEcn) != VirtioNetHeader.GsoNone;
+                var gso = (buffer![headroom + 1] & ~VirtioNetHeader.GsoEcn) != VirtioNetHeader.GsoNone;
                 _counters.CountRead(length - VirtioNetHeader.Size, gso);
                 if (held is not null)
                 {
-                    if (!Hand(new InboundFrame(new NeighbourId(0), held, heldLength, moreFollows: true)))
+                    if (!Hand(new InboundFrame(new NeighbourId(0), held, headroom, heldLength, moreFollows: true)))
                     {
                         return false;
                     }
@@ -242,12 +246,12 @@ internal sealed unsafe class PacketReader
                 held = buffer;
                 heldLength = length;
                 buffer = null;
-                buffer = FrameBuffers.Rent(_frameSize);
+                buffer = FrameBuffers.Rent(_headroom + _frameSize);
             }
 
             if (held is not null)
             {
-                if (_stopping || !Hand(new InboundFrame(new NeighbourId(0), held, heldLength, moreFollows: false)))
+                if (_stopping || !Hand(new InboundFrame(new NeighbourId(0), held, headroom, heldLength, moreFollows: false)))
                 {
                     return false;
                 }

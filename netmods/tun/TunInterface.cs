@@ -143,7 +143,7 @@ public sealed class TunInterface : Netmod, IIpInterfaceFeature, INetmodCountersF
                 }
 
                 _writer = new FrameWriter(device, device.HasVirtioHeader, Counters, _logger, _context.Time, name);
-                _reader = PacketReader.Start(device, _incoming.Writer, Counters, _logger, _context.Time, _options.Mtu);
+                _reader = PacketReader.Start(device, _incoming.Writer, Counters, _logger, _context.Time, _options.Mtu, _context.ReceiveHeadroom);
             }
             catch
             {

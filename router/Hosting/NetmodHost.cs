@@ -121,7 +121,10 @@ internal sealed partial class NetmodHost : IHostedService
                 configuration.NetmodSettings(plugin.Name),
                 configuration.Directory,
                 _loggerFactory,
-                _time);
+                _time)
+            {
+                ReceiveHeadroom = PacketGateway.ReceiveHeadroom,
+            };
             netmod = plugin.Factory.Create(context);
         }
         catch (Exception e)

@@ -14,8 +14,11 @@ namespace Router.Overlay;
 /// </summary>
 internal static class PacketBatch
 {
+    /// <summary>Bytes of a record's length field.</summary>
+    public const int LengthSize = 2;
+
     /// <summary>Bytes a record adds in front of the IP packet: the length and the virtio header.</summary>
-    public const int RecordOverhead = 2 + VirtioNetHeader.Size;
+    public const int RecordOverhead = LengthSize + VirtioNetHeader.Size;
 
     /// <summary>Shortest IP packet taken: an IPv4 header.</summary>
     public const int MinimumPacket = 20;
@@ -26,10 +29,17 @@ internal static class PacketBatch
     /// </summary>
     public static int Append(Span<byte> batch, int position, ReadOnlySpan<byte> frame)
     {
-        BinaryPrimitives.WriteUInt16BigEndian(batch[position..], (ushort)(frame.Length - VirtioNetHeader.Size));
-        frame.CopyTo(batch[(position + 2)..]);
-        return position + 2 + frame.Length;
+        WriteLength(batch[position..], frame.Length);
+        frame.CopyTo(batch[(position + LengthSize)..]);
+        return position + LengthSize + frame.Length;
     }
+
+    /// <summary>
+    /// Writes the length field of a record whose frame (virtio header and packet, <paramref name="frameLength"/>
+    /// bytes) follows it in place: the start of <paramref name="record"/>.
+    /// </summary>
+    public static void WriteLength(Span<byte> record, int frameLength) =>
+        BinaryPrimitives.WriteUInt16BigEndian(record, (ushort)(frameLength - VirtioNetHeader.Size));
 
     /// <summary>
     /// Reads the record at <paramref name="position"/>: where its frame (virtio header and packet)
@@ -38,7 +48,7 @@ internal static class PacketBatch
     /// </summary>
     public static bool TryRead(ReadOnlySpan<byte> batch, int position, out int frameStart, out int frameLength)
     {
-        frameStart = position + 2;
+        frameStart = position + LengthSize;
         frameLength = 0;
         if (position + RecordOverhead > batch.Length)
         {

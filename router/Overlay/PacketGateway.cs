@@ -24,7 +24,10 @@ namespace Router.Overlay;
 ///   waits for nobody, and a burst costs one seal per batch even when this loop runs on the
 ///   interface's reader thread (the tun netmod lets it). The batch is
 ///   built in the frame buffer itself and sealed in place for the destination's end-to-end
-///   session, then sent like any message (sliced when the next hop's frames are smaller).
+///   session, then sent like any message (sliced when the next hop's frames are smaller). A
+///   batch whose first packet was read behind <see cref="ReceiveHeadroom"/> bytes is built
+///   around it, in the buffer it was read into: a batch of one packet (an idle packet, or a
+///   64 KiB super-packet) is then never copied.
 ///   Packets for a router without a session wait, bounded, for the key exchange.</item>
 /// <item>In: local delivery hands over each opened batch (<see cref="Receive"/>); a packet goes
 ///   to the interface only if its destination is served here and its source address belongs to
@@ -49,6 +52,13 @@ internal sealed partial class PacketGateway
     // A batch buffer is the frame: header, sealed-message header, the records, the tag.
     private const int PlainStart = FrameHeader.Size + SealedMessage.HeaderLength;
     private const int BufferSize = FrameHeader.Size + SealedMessage.Overhead + PacketBatch.RecordOverhead + ushort.MaxValue;
+
+    /// <summary>
+    /// The headroom the gateway asks of its IP interface (<see cref="NetmodContext.ReceiveHeadroom"/>):
+    /// a packet read this far into its buffer has room in front for the frame header, the
+    /// sealed-message header and its record's length, and becomes its batch's first record in place.
+    /// </summary>
+    public const int ReceiveHeadroom = PlainStart + PacketBatch.LengthSize;
 
     private readonly object _gate = new();
     private readonly Dictionary<RouterAddress, Waiting> _waiting = [];
@@ -180,14 +190,19 @@ internal sealed partial class PacketGateway
                 frame.Release();
             }
 
-            FrameBuffers.Return(batch.Buffer);
+            batch.Clear();
+            FrameBuffers.Return(batch.Own);
         }
     }
 
-    /// <summary>Adds one packet from the interface to the batch (sending the batch first when the packet cannot join it) and releases the frame.</summary>
+    /// <summary>
+    /// Adds one packet from the interface to the batch (sending the batch first when the packet
+    /// cannot join it); the frame's buffer is released, or becomes the batch's.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask AddAsync(Batch batch, InboundFrame frame, CancellationToken cancellationToken)
     {
+        var adopted = false;
         try
         {
             if (!TryClassify(frame.Span, out var owner))
@@ -195,7 +210,7 @@ internal sealed partial class PacketGateway
                 return;
             }
 
-            var record = frame.Length + 2;
+            var record = PacketBatch.LengthSize + frame.Length;
             if (batch.Packets > 0 && (owner != batch.Destination || batch.Length + record > batch.Capacity))
             {
                 await FlushAsync(batch, cancellationToken).ConfigureAwait(false);
@@ -207,15 +222,24 @@ internal sealed partial class PacketGateway
                 batch.Capacity = _routes.TryGetNextHop(owner, out var next)
                     ? Math.Clamp(next.Netmod.MaxFrameSize - FrameHeader.Size - SealedMessage.Overhead, 0, BatchCapacity)
                     : BatchCapacity;
+                adopted = batch.TryAdopt(frame);
             }
 
-            batch.Length = PacketBatch.Append(batch.Buffer.AsSpan(PlainStart), batch.Length, frame.Span);
+            if (!adopted)
+            {
+                batch.MakeRoom(record);
+                batch.Length = PacketBatch.Append(batch.Records, batch.Length, frame.Span);
+            }
+
             batch.Packets++;
             batch.Bytes += frame.Length - VirtioNetHeader.Size;
         }
         finally
         {
-            frame.Release();
+            if (!adopted)
+            {
+                frame.Release();
+            }
         }
     }
 
@@ -305,52 +329,62 @@ internal sealed partial class PacketGateway
     private static bool IsMulticastOrBroadcast(ReadOnlySpan<byte> address) =>
         address.Length == 4 ? (address[0] & 0xf0) == 0xe0 || address.SequenceEqual((ReadOnlySpan<byte>)[255, 255, 255, 255]) : address[0] == 0xff;
 
-    /// <summary>Seals and sends the gathered batch (or queues it for a key exchange) and empties it.</summary>
-    private ValueTask FlushAsync(Batch batch, CancellationToken cancellationToken)
+    /// <summary>Seals and sends the gathered batch (or queues it for a key exchange); the batch is empty once the returned task completes.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask FlushAsync(Batch batch, CancellationToken cancellationToken)
     {
-        var destination = batch.Destination;
-        var (length, packets, bytes) = (batch.Length, batch.Packets, batch.Bytes);
-        batch.Clear();
-        lock (_gate)
+        try
         {
-            if (_waiting.TryGetValue(destination, out var waiting))
+            var destination = batch.Destination;
+            var (length, packets, bytes) = (batch.Length, batch.Packets, batch.Bytes);
+            lock (_gate)
             {
-                // Packets already wait for this router's session: queue behind them, in order.
-                Enqueue(waiting, batch.Buffer, length, packets, bytes);
-                return ValueTask.CompletedTask;
+                if (_waiting.TryGetValue(destination, out var waiting))
+                {
+                    // Packets already wait for this router's session: queue behind them, in order.
+                    Enqueue(waiting, batch.Records[..length], packets, bytes);
+                    return;
+                }
             }
-        }
 
-        var session = _sessions.GetSendSessionAsync(destination, cancellationToken);
-        if (!session.IsCompletedSuccessfully)
+            var session = _sessions.GetSendSessionAsync(destination, cancellationToken);
+            if (!session.IsCompletedSuccessfully)
+            {
+                StartWaiting(destination, session, batch.Records[..length], packets, bytes, cancellationToken);
+                return;
+            }
+
+            if (session.Result is not { } ready)
+            {
+                Counters.CountDrop(PacketDrop.NoSession, packets);
+                return;
+            }
+
+            await SealAndSendAsync(ready, destination, batch.Frame, length, packets, bytes, cancellationToken).ConfigureAwait(false);
+        }
+        finally
         {
-            StartWaiting(destination, session, batch.Buffer, length, packets, bytes, cancellationToken);
-            return ValueTask.CompletedTask;
+            batch.Clear();
         }
-
-        if (session.Result is not { } ready)
-        {
-            Counters.CountDrop(PacketDrop.NoSession, packets);
-            return ValueTask.CompletedTask;
-        }
-
-        return SealAndSendAsync(ready, destination, batch.Buffer, length, packets, bytes, cancellationToken);
     }
 
-    /// <summary>Seals the batch in place (the records at <see cref="PlainStart"/>) and sends the frame to the next hop.</summary>
+    /// <summary>
+    /// Seals the batch in place (its records at <see cref="PlainStart"/> of <paramref name="frame"/>,
+    /// which is large enough for them, the headers and the tag) and sends the frame to the next hop.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SealAndSendAsync(Session session, RouterAddress destination, byte[] buffer, int length, int packets, long bytes, CancellationToken cancellationToken)
+    private async ValueTask SealAndSendAsync(Session session, RouterAddress destination, Memory<byte> frame, int length, int packets, long bytes, CancellationToken cancellationToken)
     {
         var messageId = unchecked((uint)Interlocked.Increment(ref _nextMessageId));
         var sealedLength = length + SealedMessage.Overhead;
-        if (!_sessions.TrySeal(session, messageId, buffer.AsSpan(PlainStart, length), buffer.AsSpan(FrameHeader.Size, sealedLength), FrameKind.Packets))
+        if (!_sessions.TrySeal(session, messageId, frame.Span.Slice(PlainStart, length), frame.Span.Slice(FrameHeader.Size, sealedLength), FrameKind.Packets))
         {
             // The session reached its message limit as the re-key started; the next batch uses the new one.
             Counters.CountDrop(PacketDrop.NoSession, packets);
             return;
         }
 
-        new FrameHeader(FrameKind.Packets, _hopLimit, destination, _self, messageId, (uint)sealedLength, 0).Write(buffer);
+        new FrameHeader(FrameKind.Packets, _hopLimit, destination, _self, messageId, (uint)sealedLength, 0).Write(frame.Span);
         if (!_routes.TryGetNextHop(destination, out var next))
         {
             Counters.CountDrop(PacketDrop.NoRoute, packets);
@@ -359,8 +393,8 @@ internal sealed partial class PacketGateway
 
         var frameLength = FrameHeader.Size + sealedLength;
         var result = frameLength <= next.Netmod.MaxFrameSize
-            ? await next.Netmod.SendAsync(next.Neighbour, buffer.AsMemory(0, frameLength), cancellationToken).ConfigureAwait(false)
-            : await FrameSlicer.SendAsync(next.Netmod, next.Neighbour, buffer.AsMemory(0, frameLength), 0, cancellationToken).ConfigureAwait(false);
+            ? await next.Netmod.SendAsync(next.Neighbour, frame[..frameLength], cancellationToken).ConfigureAwait(false)
+            : await FrameSlicer.SendAsync(next.Netmod, next.Neighbour, frame[..frameLength], 0, cancellationToken).ConfigureAwait(false);
         if (result == SendResult.Sent)
         {
             Counters.CountSent(packets, bytes);
@@ -431,7 +465,7 @@ internal sealed partial class PacketGateway
         }
     }
 
-    private void StartWaiting(RouterAddress destination, ValueTask<Session?> session, byte[] buffer, int length, int packets, long bytes, CancellationToken cancellationToken)
+    private void StartWaiting(RouterAddress destination, ValueTask<Session?> session, ReadOnlySpan<byte> records, int packets, long bytes, CancellationToken cancellationToken)
     {
         Waiting waiting;
         lock (_gate)
@@ -444,25 +478,25 @@ internal sealed partial class PacketGateway
 
             waiting = new Waiting();
             _waiting.Add(destination, waiting);
-            Enqueue(waiting, buffer, length, packets, bytes);
+            Enqueue(waiting, records, packets, bytes);
         }
 
         _ = SendWhenReadyAsync(destination, waiting, session, cancellationToken);
     }
 
     /// <summary>Copies a batch's records into the queue of a router whose session is being made. Under the gate.</summary>
-    private void Enqueue(Waiting waiting, byte[] buffer, int length, int packets, long bytes)
+    private void Enqueue(Waiting waiting, ReadOnlySpan<byte> records, int packets, long bytes)
     {
-        if (waiting.Bytes + length > WaitingBytesPerDestination)
+        if (waiting.Bytes + records.Length > WaitingBytesPerDestination)
         {
             Counters.CountDrop(PacketDrop.WaitingFull, packets);
             return;
         }
 
-        var copy = FrameBuffers.Rent(PlainStart + length + SealedMessage.TagLength);
-        buffer.AsSpan(PlainStart, length).CopyTo(copy.AsSpan(PlainStart));
-        waiting.Batches.Enqueue(new WaitingBatch(copy, length, packets, bytes));
-        waiting.Bytes += length;
+        var copy = FrameBuffers.Rent(PlainStart + records.Length + SealedMessage.TagLength);
+        records.CopyTo(copy.AsSpan(PlainStart));
+        waiting.Batches.Enqueue(new WaitingBatch(copy, records.Length, packets, bytes));
+        waiting.Bytes += records.Length;
     }
 
     /// <summary>Waits for the key exchange, then sends (or drops, counted) what queued meanwhile, in order.</summary>
@@ -543,10 +577,28 @@ internal sealed partial class PacketGateway
         }
     }
 
-    /// <summary>The batch being gathered by the outbound loop; its buffer is reused for every batch.</summary>
-    private sealed class Batch(byte[] buffer)
+    /// <summary>
+    /// The batch being gathered by the outbound loop. Its frame is built in the gateway's own
+    /// buffer, reused for every batch — or, when the batch's first packet was read behind
+    /// <see cref="ReceiveHeadroom"/>, in that packet's buffer, around the packet (adopted), until
+    /// a packet that does not fit there moves the records to the own buffer.
+    /// </summary>
+    private sealed class Batch(byte[] own)
     {
-        public byte[] Buffer { get; } = buffer;
+        /// <summary>The buffer the frame is built in: the own one or an adopted one.</summary>
+        public byte[] Buffer { get; private set; } = own;
+
+        /// <summary>The gateway's own buffer, rented once for the loop's lifetime.</summary>
+        public byte[] Own { get; } = own;
+
+        /// <summary>Where the frame starts in <see cref="Buffer"/>.</summary>
+        public int Start { get; private set; }
+
+        /// <summary>The frame, from its start to the end of the buffer.</summary>
+        public Memory<byte> Frame => Buffer.AsMemory(Start);
+
+        /// <summary>Where the records go: the plaintext of the sealed message, to the end of the buffer.</summary>
+        public Span<byte> Records => Buffer.AsSpan(Start + PlainStart);
 
         public RouterAddress Destination { get; set; }
 
@@ -558,7 +610,50 @@ internal sealed partial class PacketGateway
 
         public long Bytes { get; set; }
 
-        public void Clear() => (Length, Packets, Bytes) = (0, 0, 0);
+        /// <summary>
+        /// Makes the empty batch's frame the buffer <paramref name="frame"/> was read into, the
+        /// frame its first record, in place. False (nothing changed) when the frame was read
+        /// without the headroom for that, or without room for the tag behind it; the caller
+        /// keeps the frame then, the batch otherwise.
+        /// </summary>
+        public bool TryAdopt(in InboundFrame frame)
+        {
+            if (frame.Offset < ReceiveHeadroom || frame.Offset + frame.Length + SealedMessage.TagLength > frame.Buffer.Length)
+            {
+                return false;
+            }
+
+            Buffer = frame.Buffer;
+            Start = frame.Offset - ReceiveHeadroom;
+            PacketBatch.WriteLength(Records, frame.Length);
+            Length = PacketBatch.LengthSize + frame.Length;
+            return true;
+        }
+
+        /// <summary>Makes sure <paramref name="record"/> more bytes of records fit, with the tag behind them: moves the records to the own buffer when an adopted one is too small.</summary>
+        public void MakeRoom(int record)
+        {
+            if (Buffer == Own || Start + PlainStart + Length + record + SealedMessage.TagLength <= Buffer.Length)
+            {
+                return;
+            }
+
+            Records[..Length].CopyTo(Own.AsSpan(PlainStart));
+            FrameBuffers.Return(Buffer);
+            (Buffer, Start) = (Own, 0);
+        }
+
+        /// <summary>Empties the batch; an adopted buffer goes back to the pool.</summary>
+        public void Clear()
+        {
+            if (Buffer != Own)
+            {
+                FrameBuffers.Return(Buffer);
+                (Buffer, Start) = (Own, 0);
+            }
+
+            (Length, Packets, Bytes) = (0, 0, 0);
+        }
     }
 
     private readonly record struct WaitingBatch(byte[] Buffer, int Length, int Packets, long Bytes);

@@ -102,7 +102,7 @@ internal sealed class Switch
                     return;
                 }
 
-                frame = new InboundFrame(frame.From, frame.Buffer, unsealed);
+                frame = new InboundFrame(frame.From, frame.Buffer, frame.Offset, unsealed, frame.MoreFollows);
             }
             else if (!_links.IsAuthenticated(input, frame.From) && !(span.Length > 1 && span[1] == (byte)FrameKind.LinkHandshake))
             {

@@ -83,6 +83,44 @@ public sealed class TunDeviceTests
         Assert.True(node.Netmod.Counters.PacketsWritten >= 2);
     }
 
+    [RootTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Read_LeavesTheHeadroomTheRouterAsksFor_InFrontOfEachPacket(bool offload)
+    {
+        // The router's packet gateway builds its frame around a packet read this far into its buffer.
+        const int headroom = 94;
+        await using var ns = await NetworkNamespace.CreateAsync();
+        await using var node = await TunNode.StartAsync(ns, Settings("meshh0", offload, ["10.66.1.1/24"]), headroom: headroom);
+        var target = IPAddress.Parse("10.66.1.2");
+        await using var ping = ns.Start("ping", "-c", "3", "-i", "0.2", "-W", "1", target.ToString());
+
+        using var cts = new CancellationTokenSource(TunNode.Timeout);
+        while (true)
+        {
+            var frame = await node.Netmod.Incoming.ReadAsync(cts.Token);
+            try
+            {
+                var bytes = frame.Span.ToArray();
+                if (!IsEchoRequest(bytes, target))
+                {
+                    continue;
+                }
+
+                Assert.Equal(headroom, frame.Offset);
+                Assert.True(frame.Offset + frame.Length <= frame.Buffer.Length);
+                Assert.Equal(VirtioNetHeader.None, VirtioNetHeader.Read(bytes));
+                Assert.Equal(IPAddress.Parse("10.66.1.1"), new IPAddress(bytes.AsSpan(VirtioNetHeader.Size + 12, 4)));
+                Assert.Equal(bytes.Length - VirtioNetHeader.Size, BinaryPrimitives.ReadUInt16BigEndian(bytes.AsSpan(VirtioNetHeader.Size + 2)));
+                break;
+            }
+            finally
+            {
+                frame.Release();
+            }
+        }
+    }
+
     [RootFact]
     public async Task Read_KernelChecksumPartialPackets_CarryThePseudoHeaderSumAndCompleteToValidChecksums()
     {

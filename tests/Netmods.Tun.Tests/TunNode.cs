@@ -23,10 +23,14 @@ internal sealed class TunNode : IAsyncDisposable
 
     public string Name => Netmod.DeviceName;
 
-    /// <summary>Creates the netmod from <paramref name="settings"/> (and <paramref name="adjust"/>) and starts it on a thread inside <paramref name="ns"/>.</summary>
-    public static async Task<TunNode> StartAsync(NetworkNamespace ns, Dictionary<string, string?> settings, Func<TunOptions, TunOptions>? adjust = null, Action? onStartThread = null)
+    /// <summary>
+    /// Creates the netmod from <paramref name="settings"/> (and <paramref name="adjust"/>), asked
+    /// for <paramref name="headroom"/> as the router would (<see cref="NetmodContext.ReceiveHeadroom"/>),
+    /// and starts it on a thread inside <paramref name="ns"/>.
+    /// </summary>
+    public static async Task<TunNode> StartAsync(NetworkNamespace ns, Dictionary<string, string?> settings, Func<TunOptions, TunOptions>? adjust = null, Action? onStartThread = null, int headroom = 0)
     {
-        var netmod = Create(settings, out var logs, adjust);
+        var netmod = Create(settings, out var logs, adjust, headroom);
         try
         {
             await StartInsideAsync(ns, netmod, onStartThread);
@@ -40,10 +44,10 @@ internal sealed class TunNode : IAsyncDisposable
         return new TunNode(netmod, ns, logs);
     }
 
-    public static TunInterface Create(Dictionary<string, string?> settings, out CapturingLoggerProvider logs, Func<TunOptions, TunOptions>? adjust = null)
+    public static TunInterface Create(Dictionary<string, string?> settings, out CapturingLoggerProvider logs, Func<TunOptions, TunOptions>? adjust = null, int headroom = 0)
     {
         logs = new CapturingLoggerProvider();
-        var context = NetmodTestContext.Create("tun", settings, NetmodTestContext.RandomAddress(), logs);
+        var context = NetmodTestContext.Create("tun", settings, NetmodTestContext.RandomAddress(), logs) with { ReceiveHeadroom = headroom };
         var errors = new List<string>();
         var options = TunOptions.Parse(context.Configuration, errors) ?? throw new ArgumentException(string.Join(" ", errors));
         return new TunInterface(context, adjust?.Invoke(options) ?? options);

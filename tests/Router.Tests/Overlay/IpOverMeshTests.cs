@@ -46,7 +46,14 @@ public sealed class IpOverMeshTests : IAsyncLifetime
     }
 
     /// <summary>Starts a line of routers, each announcing the given prefixes; links carry frames of <paramref name="frameSize"/> bytes.</summary>
-    private async Task<Member[]> LineAsync(int frameSize, params string[][] prefixes)
+    private Task<Member[]> LineAsync(int frameSize, params string[][] prefixes) => LineAsync(frameSize, headroom: true, prefixes);
+
+    /// <summary>
+    /// As <see cref="LineAsync(int, string[][])"/>; with <paramref name="headroom"/> the IP
+    /// interfaces leave the headroom their router asks for in front of each packet, as the tun
+    /// netmod does, and the gateway builds a batch around its first packet; without, it copies.
+    /// </summary>
+    private async Task<Member[]> LineAsync(int frameSize, bool headroom, params string[][] prefixes)
     {
         var members = new List<Member>();
         foreach (var announced in prefixes)
@@ -62,7 +69,8 @@ public sealed class IpOverMeshTests : IAsyncLifetime
                 PluginsDirectory = "unused",
                 Routing = new RoutingOptions { HelloInterval = TimeSpan.FromMilliseconds(100), UpdateInterval = TimeSpan.FromMilliseconds(400) },
             };
-            var node = new RouterNode(identity, options, [Plugin(link), Plugin(ip)], RouterConfiguration.InMemory([], Path.GetTempPath()), _logs.Factory, TimeProvider.System);
+            var ipPlugin = Plugin(ip, context => ip.Headroom = headroom ? context.ReceiveHeadroom : 0);
+            var node = new RouterNode(identity, options, [Plugin(link), ipPlugin], RouterConfiguration.InMemory([], Path.GetTempPath()), _logs.Factory, TimeProvider.System);
             _nodes.Add(node);
             await node.StartAsync(CancellationToken.None);
             members.Add(new Member(node, ip, link));
@@ -76,8 +84,8 @@ public sealed class IpOverMeshTests : IAsyncLifetime
         return [.. members];
     }
 
-    private static NetmodPlugin Plugin(Netmod netmod) =>
-        new(netmod.Capabilities.Name, new GivenNetmod(netmod), "memory", new Version(1, 0, 0), SdkVersion.Current, null);
+    private static NetmodPlugin Plugin(Netmod netmod, Action<NetmodContext>? created = null) =>
+        new(netmod.Capabilities.Name, new GivenNetmod(netmod, created), "memory", new Version(1, 0, 0), SdkVersion.Current, null);
 
     private async Task WaitForAsync(Func<bool> condition, string what)
     {
@@ -95,13 +103,23 @@ public sealed class IpOverMeshTests : IAsyncLifetime
         var status = n.Get<RouterStatus>();
         var routes = string.Join("; ", status.Routes().Select(r => $"{r.Destination[..8]} seqno {r.Seqno} via {r.NextHop[..8]} prefixes [{string.Join(' ', r.Prefixes)}]"));
         var table = n.Get<PrefixTable>().Current;
-        return $"{n.Identity.Address.ToShortString()}: routes {routes}; prefixes {string.Join(' ', table.Entries.Select(e => $"{e.Prefix}->{e.Owner.ToShortString()}"))}; mesh {string.Join(' ', table.MeshPrefixes)}";
+        var overlay = n.Get<OverlayCounters>();
+        var drops = string.Join(' ', Enum.GetValues<PacketDrop>().Where(d => overlay.Drops(d) > 0).Select(d => $"{d}={overlay.Drops(d)}"));
+        return $"{n.Identity.Address.ToShortString()}: routes {routes}; prefixes {string.Join(' ', table.Entries.Select(e => $"{e.Prefix}->{e.Owner.ToShortString()}"))}; mesh {string.Join(' ', table.MeshPrefixes)}; " +
+            $"packets sent {overlay.Sent}, received {overlay.Received}, dropped [{drops}]";
     })) + "\n" + _logs.Text;
 
-    private static async Task<byte[]> ReadAsync(MemoryIpInterface at)
+    private async Task<byte[]> ReadAsync(MemoryIpInterface at)
     {
         using var timeout = new CancellationTokenSource(Limit);
-        return await at.Written.Reader.ReadAsync(timeout.Token);
+        try
+        {
+            return await at.Written.Reader.ReadAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"no packet written out within {Limit.TotalSeconds} s\n{Describe()}");
+        }
     }
 
     private static bool Resolves(Member from, IPAddress address, Member to) =>
@@ -194,10 +212,13 @@ public sealed class IpOverMeshTests : IAsyncLifetime
         Assert.False(c.Interface.Written.Reader.TryRead(out _));
     }
 
-    [Fact]
-    public async Task ABurstOfSmallPackets_GoesOutInFewBatches_InOrder_AndLargePacketsAreSlicedAcrossSmallFrames()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ABurstOfSmallPackets_GoesOutInFewBatches_InOrder_AndLargePacketsAreSlicedAcrossSmallFrames(bool headroom)
     {
-        var (a, _, c) = Three(await LineAsync(1400, [], [], []));
+        var (a, _, c) = Three(await LineAsync(1400, headroom, [], [], []));
+        Assert.Equal(headroom ? PacketGateway.ReceiveHeadroom : 0, a.Interface.Headroom);
         await WaitForAsync(() => Resolves(a, c.Overlay, c), "C's overlay address at A");
 
         // The first packet waits for the key exchange; nothing is lost.
@@ -226,10 +247,12 @@ public sealed class IpOverMeshTests : IAsyncLifetime
         Assert.Equal(large, await ReadAsync(c.Interface));
     }
 
-    [Fact]
-    public async Task PacketsMarkedMoreFollows_WaitForTheRestOfTheBurst_AndGoOutInOneBatch()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task PacketsMarkedMoreFollows_WaitForTheRestOfTheBurst_AndGoOutInOneBatch(bool headroom)
     {
-        var (a, _, c) = Three(await LineAsync(1400, [], [], []));
+        var (a, _, c) = Three(await LineAsync(1400, headroom, [], [], []));
         await WaitForAsync(() => Resolves(a, c.Overlay, c), "C's overlay address at A");
         var first = MemoryIpInterface.IPv6(a.Overlay, c.Overlay, Payload(100, 20));
         a.Interface.Inject(first);
@@ -296,13 +319,17 @@ public sealed class IpOverMeshTests : IAsyncLifetime
 
     private static (Member, Member, Member) Three(Member[] members) => (members[0], members[1], members[2]);
 
-    /// <summary>A factory that hands out a netmod the test made.</summary>
-    private sealed class GivenNetmod(Netmod netmod) : INetmodFactory
+    /// <summary>A factory that hands out a netmod the test made, telling <paramref name="created"/> the context the router gave.</summary>
+    private sealed class GivenNetmod(Netmod netmod, Action<NetmodContext>? created) : INetmodFactory
     {
         public string Name => netmod.Capabilities.Name;
 
         public IEnumerable<string> Validate(IConfiguration configuration) => [];
 
-        public Netmod Create(NetmodContext context) => netmod;
+        public Netmod Create(NetmodContext context)
+        {
+            created?.Invoke(context);
+            return netmod;
+        }
     }
 }

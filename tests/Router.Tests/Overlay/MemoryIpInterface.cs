@@ -29,13 +29,17 @@ internal sealed class MemoryIpInterface(IReadOnlyList<IPNetwork> announced) : Ne
 
     public IReadOnlyList<IPNetwork> MeshPrefixes => _meshPrefixes;
 
+    /// <summary>Bytes left free in front of each packet handed to the router (<see cref="InboundFrame.Offset"/>), as the tun netmod leaves <see cref="NetmodContext.ReceiveHeadroom"/>.</summary>
+    public int Headroom { get; set; }
+
     /// <summary>"This machine" sends <paramref name="packet"/> through the interface; <paramref name="moreFollows"/> as <see cref="InboundFrame.MoreFollows"/>.</summary>
     public void Inject(byte[] packet, bool moreFollows = false)
     {
-        var buffer = FrameBuffers.Rent(VirtioNetHeader.Size + packet.Length);
-        VirtioNetHeader.None.Write(buffer);
-        packet.CopyTo(buffer.AsSpan(VirtioNetHeader.Size));
-        if (!_incoming.Writer.TryWrite(new InboundFrame(new NeighbourId(0), buffer, VirtioNetHeader.Size + packet.Length, moreFollows)))
+        var headroom = Headroom;
+        var buffer = FrameBuffers.Rent(headroom + VirtioNetHeader.Size + packet.Length);
+        VirtioNetHeader.None.Write(buffer.AsSpan(headroom));
+        packet.CopyTo(buffer.AsSpan(headroom + VirtioNetHeader.Size));
+        if (!_incoming.Writer.TryWrite(new InboundFrame(new NeighbourId(0), buffer, headroom, VirtioNetHeader.Size + packet.Length, moreFollows)))
         {
             FrameBuffers.Return(buffer);
             throw new InvalidOperationException("interface queue full");
