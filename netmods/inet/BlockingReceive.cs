@@ -1,5 +1,6 @@
 // The receive side's system calls once a connection runs: the socket is switched to blocking
-// mode and read with plain recv(), so a wake-up costs one system call — where a non-blocking
+// mode and read with plain recv() (or readv(), into a long frame's buffer and the buffer behind
+// it), so a wake-up costs one system call — where a non-blocking
 // socket needs poll(), the recv() and another recv() that says nothing more is there.
 //
 // Done underneath Socket on purpose: Socket.Blocking = true on a socket that was ever
@@ -73,9 +74,56 @@ internal static unsafe partial class BlockingReceive
         }
     }
 
+    /// <summary>
+    /// As <see cref="Receive(Socket, Span{byte}, out int)"/>, into two buffers in one call
+    /// (readv): <paramref name="first"/> fills before anything goes to <paramref name="second"/>.
+    /// </summary>
+    public static int Receive(Socket socket, Span<byte> first, Span<byte> second, out int error)
+    {
+        var handle = socket.SafeHandle;
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            fixed (byte* one = first)
+            fixed (byte* two = second)
+            {
+                var vectors = stackalloc IoVector[2];
+                vectors[0] = new IoVector { Base = one, Length = (nuint)first.Length };
+                vectors[1] = new IoVector { Base = two, Length = (nuint)second.Length };
+                nint received;
+                do
+                {
+                    received = ReadV((int)handle.DangerousGetHandle(), vectors, 2);
+                    error = received < 0 ? Marshal.GetLastPInvokeError() : 0;
+                }
+                while (error == Interrupted);
+
+                return (int)received;
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     private static partial int IoCtl(int fd, nuint request, int* argument);
 
     [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
     private static partial nint Recv(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "readv", SetLastError = true)]
+    private static partial nint ReadV(int fd, IoVector* vectors, int count);
+
+    /// <summary>struct iovec.</summary>
+    private struct IoVector
+    {
+        public byte* Base;
+        public nuint Length;
+    }
 }

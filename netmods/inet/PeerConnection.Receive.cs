@@ -1,20 +1,23 @@
 // The receive side of a PeerConnection, on the connection's own thread (the overview is at the
 // top of PeerConnection.cs):
 //
-//   recv() into one linear buffer → Framing.TryRead → each frame copied into a buffer from
-//   FrameBuffers → Incoming.TryWrite, which runs the reader waiting there (the router's
-//   switch) on this thread.
+//   recv() into one small linear buffer → Framing.TryRead → each short frame copied into a
+//   buffer from FrameBuffers → Incoming.TryWrite, which runs the reader waiting there (the
+//   router's switch) on this thread. A long frame (more than LongFrame bytes) is received
+//   straight into its own buffer from FrameBuffers: what of it is already in the linear buffer
+//   is copied there, and the rest comes with readv() into [the rest of the frame, the linear
+//   buffer], so a 64 KiB frame is not copied a second time and the bytes behind it still come
+//   in the same call.
 //
 // recv() blocks (the socket is switched to blocking mode here, BlockingReceive): one system
 // call per wake-up. It is a plain system call, and no asynchronous call is ever made on the
 // socket, so the runtime's socket engine never hears of it.
 //
 // When Incoming is full the thread waits for room and reads nothing meanwhile: TCP
-// backpressure to the peer, nothing dropped. The buffer holds a whole maximum-size frame and
-// its header; it starts smaller when frames may be large (256 KiB, grown to fit a larger frame
-// only once that frame's bytes fill it) and a partial frame at its end is moved to the front
-// when the room behind it runs short. The handshake read exactly the hello, so frames the peer
-// sent right behind it are still in the socket.
+// backpressure to the peer, nothing dropped. The linear buffer holds a few short frames; a
+// partial short frame at its end is moved to the front when the room behind it runs short.
+// The handshake read exactly the hello, so frames the peer sent right behind it are still in
+// the socket.
 //
 // Stopping: cancelling the connection's token shuts the socket down, so recv() returns at
 // once; a wait for room in Incoming is cancelled by the token.
@@ -35,24 +38,21 @@ internal sealed partial class PeerConnection
     /// </summary>
     public const int ThreadStackSize = 1024 * 1024;
 
-    // Below this much room behind the data, a partial frame is moved to the front first.
-    private const int MinimumReceive = 16 * 1024;
+    /// <summary>Frames longer than this (header included) are received into their own buffer.</summary>
+    internal const int LongFrame = 4 * 1024;
 
-    // The buffer a connection starts with when frames may be larger (MaxFrameSize above it).
-    private const int InitialReceiveBuffer = 256 * 1024;
-
-    /// <summary>The largest receive buffer a connection needs: one maximum-size frame with its header, at least 64 KiB.</summary>
-    private static int ReceiveBufferLimit(int maxFrameSize) => Math.Max(Framing.HeaderSize + maxFrameSize, 64 * 1024);
+    // The linear buffer: several short frames, and the start of the long frame behind them.
+    private const int LinearBuffer = 16 * 1024;
 
     /// <summary>Reads and delivers frames until the connection ends, recording why it ended.</summary>
     private void Receive()
     {
-        var largest = ReceiveBufferLimit(_runtime.Options.MaxFrameSize);
-        var buffer = GC.AllocateUninitializedArray<byte>(Math.Min(largest, InitialReceiveBuffer));
+        var buffer = GC.AllocateUninitializedArray<byte>(LinearBuffer);
+        var start = 0;
         var end = 0;
         var token = _cts.Token;
         var time = _runtime.Time;
-        var start = 0;
+        var frame = default(LongFrameInProgress);
         try
         {
             var blocking = BlockingReceive.MakeBlocking(_socket);
@@ -64,46 +64,35 @@ internal sealed partial class PeerConnection
 
             while (!token.IsCancellationRequested)
             {
-                if (end > start && !TakeFrames(buffer, ref start, end, token))
+                if (frame.Buffer is null)
                 {
-                    return;
-                }
-
-                if (start == end)
-                {
-                    start = 0;
-                    end = 0;
-                }
-                else if (buffer.Length - end < MinimumReceive)
-                {
-                    // A partial frame near the end: move it to the front. If the room is still
-                    // short, the peer has sent most of a buffer's worth of one frame; when that
-                    // frame is larger than the buffer (its length is below the maximum, or
-                    // TakeFrames would have refused it), grow the buffer to fit it.
-                    if (start > 0)
+                    if (end > start && !TakeFrames(buffer, ref start, end, token))
                     {
+                        return;
+                    }
+
+                    if (end - start >= Framing.HeaderSize && Framing.HeaderSize + (long)Framing.ReadHeader(buffer.AsSpan(start)) > LongFrame)
+                    {
+                        // TakeFrames refused what is too large; this is a frame still coming.
+                        frame = LongFrameInProgress.Start(buffer.AsSpan(start, end - start));
+                        (start, end) = (0, 0);
+                    }
+                    else if (start == end)
+                    {
+                        (start, end) = (0, 0);
+                    }
+                    else if (buffer.Length - end < LongFrame)
+                    {
+                        // A partial short frame near the end: move it to the front, where it fits.
                         buffer.AsSpan(start, end - start).CopyTo(buffer);
-                        end -= start;
-                        start = 0;
-                    }
-
-                    var needed = Framing.HeaderSize + (long)Framing.ReadHeader(buffer);
-                    if (buffer.Length - end < MinimumReceive && needed > buffer.Length)
-                    {
-                        var larger = GC.AllocateUninitializedArray<byte>((int)Math.Min(needed, largest));
-                        buffer.AsSpan(0, end).CopyTo(larger);
-                        buffer = larger;
+                        (start, end) = (0, end - start);
                     }
                 }
 
-                if (end == buffer.Length)
-                {
-                    // Cannot happen: a buffer this full holds a whole frame of any allowed size.
-                    SetCloseReason("the receive buffer is full without a whole frame");
-                    return;
-                }
-
-                var received = BlockingReceive.Receive(_socket, buffer.AsSpan(end), out var error);
+                // Bytes behind the frame may come in the same call only once its buffer holds the rest of it.
+                var received = frame.Buffer is null ? BlockingReceive.Receive(_socket, buffer.AsSpan(end), out var error)
+                    : frame.HoldsTheRest ? BlockingReceive.Receive(_socket, frame.Rest, buffer, out error)
+                    : BlockingReceive.Receive(_socket, frame.Rest, out error);
                 if (token.IsCancellationRequested)
                 {
                     // Aborted (that shut the socket down): the reason was recorded by whoever aborted.
@@ -123,8 +112,26 @@ internal sealed partial class PeerConnection
                     return;
                 }
 
-                end += received;
                 Volatile.Write(ref _lastReceived, time.GetTimestamp());
+                if (frame.Buffer is null)
+                {
+                    end += received;
+                    continue;
+                }
+
+                // The frame's rest came first; what came behind it is in the linear buffer.
+                var taken = Math.Min(received, frame.Rest.Length);
+                frame.Took(taken);
+                end = received - taken;
+                if (frame.IsWhole)
+                {
+                    var whole = frame;
+                    frame = default;
+                    if (!DeliverLong(whole, token))
+                    {
+                        return;
+                    }
+                }
             }
         }
         catch (OperationCanceledException)
@@ -142,6 +149,13 @@ internal sealed partial class PeerConnection
         {
             Log.LoopFault(_runtime.Logger, "inet receive thread", e);
             SetCloseReason(e.Message);
+        }
+        finally
+        {
+            if (frame.Buffer is not null)
+            {
+                FrameBuffers.Return(frame.Buffer);
+            }
         }
     }
 
@@ -199,15 +213,35 @@ internal sealed partial class PeerConnection
         return true;
     }
 
-    /// <summary>
-    /// Copies a frame into a pooled buffer and writes it to Incoming, waiting (blocking this
-    /// thread) for room when it is full. False when Incoming is closed: the netmod is stopping.
-    /// </summary>
+    /// <summary>Copies a short frame into a pooled buffer and delivers it (<see cref="Deliver(NeighbourId, byte[], int, CancellationToken)"/>).</summary>
     private bool Deliver(NeighbourId from, in ReadOnlySequence<byte> payload, int length, CancellationToken token)
     {
-        var incoming = _runtime.Incoming;
         var bytes = FrameBuffers.Rent(length);
         payload.CopyTo(bytes);
+        return Deliver(from, bytes, length, token);
+    }
+
+    /// <summary>Delivers a long frame that was received whole into its own buffer, unless it is a straggler after its neighbour went down.</summary>
+    private bool DeliverLong(in LongFrameInProgress frame, CancellationToken token)
+    {
+        var neighbour = Neighbour!;
+        if (!neighbour.IsLive)
+        {
+            FrameBuffers.Return(frame.Buffer);
+            return true;
+        }
+
+        return Deliver(neighbour.Id, frame.Buffer, frame.Length, token);
+    }
+
+    /// <summary>
+    /// Writes a frame in a pooled buffer (which moves with it) to Incoming, waiting (blocking
+    /// this thread) for room when it is full. False when Incoming is closed: the netmod is
+    /// stopping, and the buffer has gone back to the pool.
+    /// </summary>
+    private bool Deliver(NeighbourId from, byte[] bytes, int length, CancellationToken token)
+    {
+        var incoming = _runtime.Incoming;
         var frame = new InboundFrame(from, bytes, length);
         if (incoming.TryWrite(frame))
         {
@@ -233,5 +267,53 @@ internal sealed partial class PeerConnection
         FrameBuffers.Return(bytes);
         SetCloseReason("the netmod is stopping");
         return false;
+    }
+
+    /// <summary>
+    /// A long frame being received into its own buffer: its payload's length and how much of it
+    /// has come. The buffer is the whole frame's for frames up to <see cref="FirstStep"/> bytes
+    /// (every frame the router sends by default); a longer one starts there and doubles as its
+    /// bytes fill it, so what a peer makes this side hold follows what it sent, not what its
+    /// header announced.
+    /// </summary>
+    private struct LongFrameInProgress
+    {
+        private const int FirstStep = 256 * 1024;
+
+        public byte[] Buffer;
+        public int Length;
+        public int Have;
+
+        /// <summary>Where the next bytes of the payload go (empty once the frame is whole).</summary>
+        public readonly Span<byte> Rest => Buffer.AsSpan(Have, Math.Min(Length, Buffer.Length) - Have);
+
+        /// <summary>Whether the whole payload has come.</summary>
+        public readonly bool IsWhole => Have == Length;
+
+        /// <summary>Whether <see cref="Rest"/> ends where the frame ends (the buffer is the whole frame's).</summary>
+        public readonly bool HoldsTheRest => Buffer.Length >= Length;
+
+        /// <summary>Starts a frame from what of it has come: its header and the start of its payload.</summary>
+        public static LongFrameInProgress Start(ReadOnlySpan<byte> received)
+        {
+            var length = (int)Framing.ReadHeader(received);
+            var frame = new LongFrameInProgress { Buffer = FrameBuffers.Rent(Math.Min(length, FirstStep)), Length = length };
+            received[Framing.HeaderSize..].CopyTo(frame.Buffer);
+            frame.Have = received.Length - Framing.HeaderSize;
+            return frame;
+        }
+
+        /// <summary>Counts <paramref name="count"/> bytes received into <see cref="Rest"/>; a full buffer short of the frame is replaced by one twice as large.</summary>
+        public void Took(int count)
+        {
+            Have += count;
+            if (Have == Buffer.Length && Have < Length)
+            {
+                var larger = FrameBuffers.Rent((int)Math.Min(Length, 2L * Buffer.Length));
+                Buffer.AsSpan(0, Have).CopyTo(larger);
+                FrameBuffers.Return(Buffer);
+                Buffer = larger;
+            }
+        }
     }
 }

@@ -31,12 +31,15 @@ public sealed class FramePathTests
     }
 
     [Theory]
+    [InlineData(8192)]
     [InlineData(131072)]
     [InlineData(1048576)]
     public async Task Receive_FramesOfManySizesInRandomPieces_AreDeliveredWhole(int maxFrameSize)
     {
-        // Exercises the receive buffer: frames straddling its end (moved to the front) and, with
-        // 1 MiB frames, frames larger than it starts (grown).
+        // Exercises both receive paths: short frames parsed from the linear buffer (straddling
+        // its end, moved to the front), long ones received into their own buffers from wherever
+        // their header was seen, with the bytes behind them in the same call; 8 KiB frames sit
+        // on both sides of the line between them, and 1 MiB ones outgrow their first buffer.
         var settings = Inet.FastSettings();
         settings["MaxFrameSize"] = maxFrameSize.ToString(System.Globalization.CultureInfo.InvariantCulture);
         await using var server = await TestNode.StartAsync(settings);
