@@ -24,9 +24,10 @@ public sealed record NetmodContext(
     /// each frame this far into its buffer (<see cref="InboundFrame.Offset"/> at least this)
     /// lets the router put its own headers in front of the frame where it would otherwise copy
     /// it: the router wraps each IP packet of an <see cref="IIpInterfaceFeature"/> netmod in a
-    /// mesh frame, and a packet read behind this headroom goes out in the buffer it was read
-    /// into. Optional, and of no use to link netmods, whose frames the router forwards as they
-    /// are. 0 when the router has no use for headroom.
+    /// mesh frame, and a packet read behind this headroom, with 16 bytes free behind it too (for
+    /// the seal's tag), goes out in the buffer it was read into. Optional, and of no use to link
+    /// netmods, whose frames the router forwards as they are. 0 when the router has no use for
+    /// headroom.
     /// </summary>
     public int ReceiveHeadroom { get; init; }
 }

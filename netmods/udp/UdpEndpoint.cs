@@ -580,8 +580,8 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
             return;
         }
 
-        // The SDK wants the frame at the start of its buffer, so it is copied out of the
-        // receive buffer once (no larger than a frame) rather than moved within it.
+        // One receive buffer holds many datagrams (UDP_GRO) and is read into again at once, so
+        // the frame is copied out of it into a buffer of its own (no larger than a frame).
         var bytes = FrameBuffers.Rent(length);
         datagram[Wire.DataHeaderSize..].CopyTo(bytes);
         Deliver(link, path.Neighbour, bytes, length);
