@@ -1,7 +1,7 @@
 // The receive side of a PeerConnection, on the connection's own thread (the overview is at the
 // top of PeerConnection.cs):
 //
-//   recv() into one small linear buffer → Framing.TryRead → each short frame copied into a
+//   readv() into one small linear buffer → Framing.TryRead → each short frame copied into a
 //   buffer from FrameBuffers → Incoming.TryWrite, which runs the reader waiting there (the
 //   router's switch) on this thread. A long frame (more than LongFrame bytes) is received
 //   straight into its own buffer from FrameBuffers: what of it is already in the linear buffer
@@ -9,7 +9,7 @@
 //   buffer], so a 64 KiB frame is not copied a second time and the bytes behind it still come
 //   in the same call.
 //
-// recv() blocks (the socket is switched to blocking mode here, BlockingReceive): one system
+// readv() blocks (the socket is switched to blocking mode here, BlockingReceive): one system
 // call per wake-up. It is a plain system call, and no asynchronous call is ever made on the
 // socket, so the runtime's socket engine never hears of it.
 //
@@ -19,7 +19,7 @@
 // The handshake read exactly the hello, so frames the peer sent right behind it are still in
 // the socket.
 //
-// Stopping: cancelling the connection's token shuts the socket down, so recv() returns at
+// Stopping: cancelling the connection's token shuts the socket down, so readv() returns at
 // once; a wait for room in Incoming is cancelled by the token.
 using System.Buffers;
 using System.Net.Sockets;

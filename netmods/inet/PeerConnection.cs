@@ -17,8 +17,9 @@
 //                   written, and keepalives. It sleeps on the queue when it is empty. After a
 //                   retire, the queue is drained, the retire marker sent and the send side shut
 //                   down
-//   receive         on the connection's thread: blocking recv() on the socket → one linear
-//                   buffer → Framing.TryRead → pooled buffer → Incoming channel, whose reader
+//   receive         on the connection's thread: blocking readv() on the socket → a short-frame
+//                   buffer → Framing.TryRead → pooled buffer (a long frame: straight into its
+//                   pooled buffer) → Incoming channel, whose reader
 //                   (the router's switch) runs on this thread. A full Incoming channel blocks
 //                   it: TCP backpressure to the peer (PeerConnection.Receive.cs)
 //   timer           keepalive when nothing was sent for Keepalive; abort when nothing was
@@ -37,7 +38,7 @@
 // two hand-offs per segment competing with the receive thread. Every call on a link socket is a
 // plain system call. The socket is non-blocking until the connection runs (connect and
 // handshake wait in poll() under their deadlines), then blocking (BlockingReceive): the
-// receive thread waits inside recv(), the writer inside send(), and a direct send passes
+// receive thread waits inside readv(), the writer inside send(), and a direct send passes
 // MSG_DONTWAIT so it never waits.
 //
 // Locking: none on the frame paths. One flag, _sendOwner, says who writes to the socket: a
