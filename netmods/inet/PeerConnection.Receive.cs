@@ -39,7 +39,7 @@ internal sealed partial class PeerConnection
     public const int ThreadStackSize = 1024 * 1024;
 
     /// <summary>Frames longer than this (header included) are received into their own buffer.</summary>
-    internal const int LongFrame = 4 * 1024;
+    private const int LongFrame = 4 * 1024;
 
     // The linear buffer: several short frames, and the start of the long frame behind them.
     private const int LinearBuffer = 16 * 1024;
