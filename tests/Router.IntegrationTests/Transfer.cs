@@ -2,9 +2,12 @@ namespace Router.IntegrationTests;
 
 internal static class Transfer
 {
-    /// <summary>Sends a file with <c>router send</c> and receives it with <c>router listen --out</c> at the other end.</summary>
+    /// <summary>Sends a file with <c>router send</c> once the sender has a route, and receives it with <c>router listen --out</c> at the other end.</summary>
     public static async Task FileAsync(string file, string output, RouterProcess from, RouterProcess to, string toAddress)
     {
+        // A link that is up is not yet a route: routing still needs hellos both ways and an
+        // update (a CI run once sent in between and got "no route").
+        await RouterProcess.WaitForAsync(() => from.HasRouteAsync(toAddress), TimeSpan.FromSeconds(20), $"a route to {toAddress}");
         var lines = new List<string>();
         using var listen = Cli.Start(l => { lock (lines) lines.Add(l); }, "listen", "--api", to.ApiSocket, "--out", output, "--count", "1");
         try
