@@ -10,7 +10,9 @@ namespace Router.Sdk;
 /// configuration reload), 1.5 <see cref="InboundFrame.MoreFollows"/> (a netmod says it holds the
 /// next frame already), 1.6 <see cref="IFrameRunFeature"/> (several frames in one send), 1.7
 /// <see cref="InboundFrame.Offset"/> and <see cref="NetmodContext.ReceiveHeadroom"/> (room left
-/// in front of a received frame, so the router can add headers without copying it). A netmod
+/// in front of a received frame, so the router can add headers without copying it), 1.8
+/// <see cref="FrameChannel"/> (an incoming channel whose frames the router handles on the
+/// writing thread). A netmod
 /// built against 1.5 still loads on a 1.5 or later 1.x router.
 /// </remarks>
 public static class SdkVersion

@@ -2,8 +2,8 @@
 // top of PeerConnection.cs):
 //
 //   readv() into one small linear buffer → Framing.TryRead → each short frame copied into a
-//   buffer from FrameBuffers → Incoming.TryWrite, which runs the reader waiting there (the
-//   router's switch) on this thread. A long frame (more than LongFrame bytes) is received
+//   buffer from FrameBuffers → Incoming.TryWrite, which runs the router's switch on this
+//   thread (FrameChannel). A long frame (more than LongFrame bytes) is received
 //   straight into its own buffer from FrameBuffers: what of it is already in the linear buffer
 //   is copied there, and the rest comes with readv() into [the rest of the frame, the linear
 //   buffer], so a 64 KiB frame is not copied a second time and the bytes behind it still come

@@ -50,17 +50,12 @@ public sealed class TunInterface : Netmod, IIpInterfaceFeature, INetmodCountersF
         Capabilities = new NetmodCapabilities(TunFactory.NetmodName, VirtioNetHeader.MaxFrameSize, BroadcastCapable: false, LinkKind.Local);
 
         // One writer (the reader thread), which waits when the channel is full. The router's
-        // packet gateway waiting for packets continues on the reader's thread instead of waking
-        // another: an idle packet is read, batched, sealed and sent on by one thread (each
-        // wake-up of another thread costs ~0.1 ms, docs/PERFORMANCE.md). A gateway that has to
-        // wait (a full queue to the next hop) awaits and hands the thread back; the reader then
-        // fills the channel and waits for room.
-        _incoming = Channel.CreateBounded<InboundFrame>(new BoundedChannelOptions(IncomingCapacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleWriter = true,
-            AllowSynchronousContinuations = true,
-        });
+        // packet gateway runs inside the reader's write (FrameChannel): an idle packet is read,
+        // batched, sealed and sent on by one thread, with no wake-up of another (~0.1 ms each,
+        // docs/PERFORMANCE.md) and no continuation in between. A gateway that has to wait (a
+        // full queue to the next hop) hands the thread back; the reader then fills the channel
+        // and waits for room.
+        _incoming = new FrameChannel(IncomingCapacity);
     }
 
     private enum InterfaceState

@@ -9,8 +9,8 @@
 //   that the kernel coalesced (UDP_GRO), cut apart by the size it reports → per datagram,
 //   type byte →
 //     data        LinkTable lookup by (socket, SocketAddress) → rent a frame buffer, copy the
-//                 frame out → Incoming.TryWrite, which runs the reader waiting there (the
-//                 router's switch) on this thread; a full channel drops and counts, like a full
+//                 frame out → Incoming.TryWrite, which runs the router's switch on this
+//                 thread (FrameChannel); a full channel drops and counts, like a full
 //                 router queue; the thread never waits for the router
 //     keepalive   mark the path heard
 //     hello, ack, beacon   parse, check the source address's rate limit, copy the address,
@@ -98,11 +98,11 @@ public sealed class UdpEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFea
         _maxFrameSize = options.MaxFrameSize;
         _logger = context.LoggerFactory.CreateLogger("Router.Netmods.Udp");
         Capabilities = new NetmodCapabilities(UdpFactory.NetmodName, options.MaxFrameSize, BroadcastCapable: false, LinkKind.PointToPoint);
-        // A reader waiting for frames (the router's switch loop) continues on the receive
-        // thread instead of waking another: one thread hop less per received frame, as in the
-        // inet netmod (docs/PERFORMANCE.md). A switch that has to wait (a full queue
-        // downstream) awaits, handing the thread back; writers only TryWrite, never wait.
-        _incoming = Channel.CreateBounded<InboundFrame>(new BoundedChannelOptions(IncomingCapacity) { FullMode = BoundedChannelFullMode.Wait, AllowSynchronousContinuations = true });
+        // The router's switch runs inside the receive thread's write to the channel
+        // (FrameChannel) instead of waking another: one thread hop less per received frame, as
+        // in the inet netmod (docs/PERFORMANCE.md). A switch that has to wait (a full queue
+        // downstream) hands the thread back; writers only TryWrite, never wait.
+        _incoming = new FrameChannel(IncomingCapacity);
         _events = Channel.CreateBounded<NeighbourEvent>(new BoundedChannelOptions(EventCapacity) { FullMode = BoundedChannelFullMode.Wait });
         _links = new Links(options, context.LocalAddress, context.Time, _logger, _events.Writer, Counters);
         _links.AddPeers(options.Peers);

@@ -15,14 +15,14 @@ namespace Router.Overlay;
 /// (a <see cref="LinkKind.Local"/> netmod with <see cref="IIpInterfaceFeature"/>, e.g. the tun
 /// netmod) and the routers that serve the packets' destinations.
 /// <list type="bullet">
-/// <item>Out: one loop reads the interface's packets, finds the router serving each destination
+/// <item>Out: the interface's packets come in one at a time (<see cref="IncomingFrames"/>, on the
+///   interface's reader thread when it can); the gateway finds the router serving each destination
 ///   in the <see cref="PrefixTable"/> (longest match), and gathers consecutive packets for the
 ///   same router into one batch (<see cref="PacketBatch"/>) of up to <see cref="BatchCapacity"/>
 ///   bytes or the next hop's frame, whichever is smaller. A batch goes out when the next packet
-///   is for another router, when it is full, or when the interface has nothing more to read and
-///   did not mark the last packet <see cref="InboundFrame.MoreFollows"/> — so an idle packet
-///   waits for nobody, and a burst costs one seal per batch even when this loop runs on the
-///   interface's reader thread (the tun netmod lets it). The batch is
+///   is for another router, when it is full, or after a packet not marked
+///   <see cref="InboundFrame.MoreFollows"/> (nothing read or queued behind it) — so an idle
+///   packet waits for nobody, and a burst costs one seal per batch. The batch is
 ///   built in the frame buffer itself and sealed in place for the destination's end-to-end
 ///   session, then sent like any message (sliced when the next hop's frames are smaller). A
 ///   batch whose first packet was read behind <see cref="ReceiveHeadroom"/> bytes is built
@@ -151,47 +151,40 @@ internal sealed partial class PacketGateway
         }
     }
 
-    /// <summary>Reads the interface's packets and sends them into the mesh until its channel completes or the token is cancelled.</summary>
+    /// <summary>Sends the interface's packets into the mesh until its channel completes or the token is cancelled.</summary>
     public async Task RunAsync(NetmodInstance input, CancellationToken cancellationToken)
     {
-        var reader = input.Netmod.Incoming;
         var batch = new Batch(FrameBuffers.Rent(BufferSize));
         try
         {
-            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var moreFollows = false;
-                while (reader.TryRead(out var frame))
-                {
-                    moreFollows = frame.MoreFollows;
-                    input.CountReceived(frame.From, frame.Length);
-                    var pending = AddAsync(batch, frame, cancellationToken);
-                    if (!pending.IsCompletedSuccessfully)
-                    {
-                        await pending.ConfigureAwait(false);
-                    }
-                }
-
-                // Nothing more to read now: what is gathered goes out without waiting for more,
-                // unless the interface said it holds the next packet already.
-                if (batch.Packets > 0 && !moreFollows)
-                {
-                    await FlushAsync(batch, cancellationToken).ConfigureAwait(false);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
+            await IncomingFrames.ConsumeAsync(input.Netmod.Incoming, new OutboundHandler(this, input, batch, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            while (reader.TryRead(out var frame))
-            {
-                frame.Release();
-            }
-
             batch.Clear();
             FrameBuffers.Return(batch.Own);
+        }
+    }
+
+    /// <summary>
+    /// One packet from the interface into its batch; the batch goes out unless another packet
+    /// follows (what is gathered goes out without waiting for more, unless the interface said
+    /// it holds the next packet already, or one is queued).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask HandleOutboundAsync(NetmodInstance input, Batch batch, InboundFrame frame, CancellationToken cancellationToken)
+    {
+        var moreFollows = frame.MoreFollows;
+        input.CountReceived(frame.From, frame.Length);
+        var pending = AddAsync(batch, frame, cancellationToken);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            await pending.ConfigureAwait(false);
+        }
+
+        if (batch.Packets > 0 && !moreFollows)
+        {
+            await FlushAsync(batch, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -673,5 +666,11 @@ internal sealed partial class PacketGateway
 
         [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Netmod '{Name}' could not install the mesh's prefix routes: {Reason}")]
         public static partial void MeshPrefixesFailed(ILogger logger, string name, string reason);
+    }
+
+    /// <summary>The interface's packets into the gateway, gathered in one batch.</summary>
+    private sealed class OutboundHandler(PacketGateway owner, NetmodInstance input, Batch batch, CancellationToken cancellationToken) : IFrameHandler
+    {
+        public ValueTask HandleAsync(InboundFrame frame) => owner.HandleOutboundAsync(input, batch, frame, cancellationToken);
     }
 }

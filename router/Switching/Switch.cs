@@ -7,7 +7,8 @@ using Router.Security.Links;
 namespace Router.Switching;
 
 /// <summary>
-/// The frame path. One loop per netmod reads its incoming channel; for each frame:
+/// The frame path. Each netmod's incoming frames come in one at a time (<see cref="IncomingFrames"/>,
+/// on the netmod's receive thread when it can); for each frame:
 /// <list type="number">
 /// <item>only from an authenticated link (<see cref="LinkTable"/>): link-handshake frames go to
 ///   the <see cref="LinkGuard"/>, sealed control frames are verified and unsealed, anything
@@ -19,7 +20,7 @@ namespace Router.Switching;
 ///   <see cref="RouteTable"/> (lock-free snapshot) and hand the same buffer to that netmod;
 ///   no route, hop limit spent, or a send that fails → counted drop.</item>
 /// </list>
-/// The loop owns each frame from the moment it reads it and returns the buffer to the pool
+/// The switch owns each frame from the moment it gets it and returns the buffer to the pool
 /// when the frame is delivered, sent (netmods copy before completing a send) or dropped.
 /// Nothing here throws for bad input.
 /// </summary>
@@ -53,36 +54,9 @@ internal sealed class Switch
 
     public SwitchCounters Counters { get; }
 
-    /// <summary>Reads and switches the frames of one netmod until its channel completes or the token is cancelled.</summary>
-    public async Task RunAsync(NetmodInstance input, CancellationToken cancellationToken)
-    {
-        var reader = input.Netmod.Incoming;
-        try
-        {
-            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                while (reader.TryRead(out var frame))
-                {
-                    var pending = ProcessAsync(input, frame, cancellationToken);
-                    if (!pending.IsCompletedSuccessfully)
-                    {
-                        await pending.ConfigureAwait(false);
-                    }
-                }
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-        }
-        finally
-        {
-            // Frames still queued belong to us now; give their buffers back.
-            while (reader.TryRead(out var frame))
-            {
-                frame.Release();
-            }
-        }
-    }
+    /// <summary>Switches the frames of one netmod (<see cref="IncomingFrames"/>) until its channel completes or the token is cancelled.</summary>
+    public Task RunAsync(NetmodInstance input, CancellationToken cancellationToken) =>
+        IncomingFrames.ConsumeAsync(input.Netmod.Incoming, new InputHandler(this, input, cancellationToken), cancellationToken);
 
     /// <summary>Switches one frame and releases it. Completes synchronously unless the next hop applies backpressure.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
@@ -302,5 +276,11 @@ internal sealed class Switch
     {
         Counters.CountDrop(reason);
         netmod.CountDrop(reason);
+    }
+
+    /// <summary>One netmod's frames into the switch.</summary>
+    private sealed class InputHandler(Switch owner, NetmodInstance input, CancellationToken cancellationToken) : IFrameHandler
+    {
+        public ValueTask HandleAsync(InboundFrame frame) => owner.ProcessAsync(input, frame, cancellationToken);
     }
 }
