@@ -14,8 +14,10 @@ namespace Sample.Link;
 /// </summary>
 /// <remarks>
 /// <para>Threads: one receive loop (hellos, data, byes, in arrival order, so a neighbour's Up
-/// event is always written before its first frame), one hello loop (greets peers and
-/// neighbours, declares silent neighbours down), and the router's sends from any thread.</para>
+/// event is always written before its first frame; the router handles a data frame inside the
+/// loop's write to <see cref="Incoming"/> when it is not busy, see <see cref="FrameChannel"/>),
+/// one hello loop (greets peers and neighbours, declares silent neighbours down), and the
+/// router's sends from any thread.</para>
 /// <para>Locking: <see cref="_gate"/> guards the lifecycle, the peer list, and every change to
 /// the neighbour tables together with the event it reports, so events come out in the order
 /// the changes happened. Sends and the receive path only read the concurrent tables and take
@@ -28,8 +30,7 @@ public sealed class SampleLinkNetmod : Netmod
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly LogThrottle _resolveWarnings;
-    private readonly Channel<InboundFrame> _incoming = Channel.CreateBounded<InboundFrame>(
-        new BoundedChannelOptions(1024) { SingleWriter = true, FullMode = BoundedChannelFullMode.Wait }); // written with TryWrite: a full channel drops
+    private readonly FrameChannel _incoming = new(1024); // written with TryWrite, which may run the router's handling of the frame; a full channel drops
     private readonly Channel<NeighbourEvent> _events = Channel.CreateUnbounded<NeighbourEvent>();
     private readonly ConcurrentDictionary<NeighbourId, Neighbour> _byId = new();
     private readonly ConcurrentDictionary<SocketAddress, Neighbour> _byAddress = new();
