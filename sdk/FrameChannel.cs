@@ -7,12 +7,13 @@
 // frame measured 13–18 µs cold through a bounded channel and an awaiting reader, ~4 µs as a call.
 //
 // One frame is handled at a time (_busy, taken with a compare-and-swap). A writer that finds
-// the handler busy queues its frame; the thread holding _busy handles queued frames before any
-// frame of its own, then releases _busy and looks at the queue once more, so a frame queued
-// while it released is not left behind (each side fences between its write and its read, so at
-// least one of them sees the other's). When the handler completes asynchronously (backpressure
-// further on), _busy stays taken and the continuation drains the queue; writers meanwhile
-// queue, and wait for room when the queue is full.
+// the handler busy queues its frame and raises _queued; the thread holding _busy handles queued
+// frames before any frame of its own, then releases _busy and looks at _queued once more, so a
+// frame queued while it released is not left behind (each side fences between its write and
+// its read, so at least one of them sees the other's). A frame handled at once touches neither
+// the queue nor its lock. When the handler completes asynchronously (backpressure further on),
+// _busy stays taken and the continuation drains the queue; writers meanwhile queue, and wait
+// for room when the queue is full.
 using System.Threading.Channels;
 
 namespace Router.Sdk;
@@ -67,6 +68,7 @@ public sealed class FrameChannelReader : ChannelReader<InboundFrame>
     private readonly Channel<InboundFrame> _queue;
     private Consumer? _consumer;
     private int _busy;
+    private int _queued;
     private volatile bool _completed;
 
     internal FrameChannelReader(Channel<InboundFrame> queue)
@@ -146,12 +148,7 @@ public sealed class FrameChannelReader : ChannelReader<InboundFrame>
     /// <summary>The writer's TryWrite: handles the frame here when the handler is idle, else queues it.</summary>
     internal bool TryWrite(InboundFrame frame)
     {
-        if (_completed || Volatile.Read(ref _consumer) is null)
-        {
-            return _queue.Writer.TryWrite(frame);
-        }
-
-        if (Interlocked.CompareExchange(ref _busy, 1, 0) == 0)
+        if (!_completed && Volatile.Read(ref _consumer) is not null && Interlocked.CompareExchange(ref _busy, 1, 0) == 0)
         {
             return RunHeld(frame, hasOwn: true);
         }
@@ -161,7 +158,9 @@ public sealed class FrameChannelReader : ChannelReader<InboundFrame>
             return false;
         }
 
-        // The thread holding the handler may have let go between the two steps above.
+        // Then make sure it is handled: the thread holding the handler sees the flag when it
+        // lets go, or this thread takes the handler (see the top of this file).
+        Interlocked.Exchange(ref _queued, 1);
         TryDrain();
         return true;
     }
@@ -169,10 +168,10 @@ public sealed class FrameChannelReader : ChannelReader<InboundFrame>
     /// <summary>The writer completes: later writes fail, as in any channel.</summary>
     internal void MarkCompleted() => _completed = true;
 
-    /// <summary>Takes the handler when it is idle and handles what is queued.</summary>
+    /// <summary>Takes the handler when frames wait and it is idle, and handles them.</summary>
     private void TryDrain()
     {
-        if (_queue.Reader.Count > 0 && Interlocked.CompareExchange(ref _busy, 1, 0) == 0)
+        if (Volatile.Read(ref _queued) != 0 && Volatile.Read(ref _consumer) is not null && Interlocked.CompareExchange(ref _busy, 1, 0) == 0)
         {
             RunHeld(default, hasOwn: false);
         }
@@ -186,22 +185,35 @@ public sealed class FrameChannelReader : ChannelReader<InboundFrame>
     /// </summary>
     private bool RunHeld(InboundFrame own, bool hasOwn)
     {
+        var draining = false;
         while (true)
         {
             var consumer = Volatile.Read(ref _consumer);
             if (consumer is null)
             {
-                Volatile.Write(ref _busy, 0);
-                return !hasOwn || _queue.Writer.TryWrite(own);
+                // The consumer left: what is queued waits for whoever reads or consumes next.
+                var kept = !hasOwn || _queue.Writer.TryWrite(own);
+                Interlocked.Exchange(ref _queued, 1);
+                Interlocked.Exchange(ref _busy, 0);
+                TryDrain();
+                return kept;
+            }
+
+            if (!draining && Volatile.Read(ref _queued) != 0)
+            {
+                // From here until the queue is found empty, this thread takes what is in it.
+                Interlocked.Exchange(ref _queued, 0);
+                draining = true;
             }
 
             ValueTask pending;
-            if (_queue.Reader.TryRead(out var frame))
+            if (draining && _queue.Reader.TryRead(out var frame))
             {
                 pending = Invoke(consumer, frame, more: hasOwn || _queue.Reader.Count > 0);
             }
             else if (hasOwn)
             {
+                draining = false;
                 hasOwn = false;
                 pending = Invoke(consumer, own, more: false);
             }
@@ -209,17 +221,21 @@ public sealed class FrameChannelReader : ChannelReader<InboundFrame>
             {
                 // Nothing left: let go, then look once more (see the top of this file).
                 Interlocked.Exchange(ref _busy, 0);
-                if (_queue.Reader.Count == 0 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+                if (Volatile.Read(ref _queued) == 0 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
                 {
                     return true;
                 }
 
+                draining = false;
                 continue;
             }
 
             if (!pending.IsCompletedSuccessfully)
             {
                 var queued = !hasOwn || _queue.Writer.TryWrite(own);
+
+                // The continuation takes over the queue, with whatever this thread left in it.
+                Interlocked.Exchange(ref _queued, 1);
                 _ = ContinueAsync(consumer, pending);
                 return queued;
             }

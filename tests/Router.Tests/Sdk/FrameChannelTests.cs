@@ -110,12 +110,14 @@ public class FrameChannelTests
         await consuming.WaitAsync(Timeout);
     }
 
-    [Fact]
-    public async Task ManyWriters_EveryFrameIsHandledOnce_OneAtATime_InEachWritersOrder()
+    [Theory]
+    [InlineData(64)]
+    [InlineData(2)]
+    public async Task ManyWriters_EveryFrameIsHandledOnce_OneAtATime_InEachWritersOrder(int capacity)
     {
         const int writers = 4;
         const int perWriter = 20_000;
-        var channel = new FrameChannel(64);
+        var channel = new FrameChannel(capacity);
         var handler = new ConcurrentCheckingHandler(writers);
         using var stop = new CancellationTokenSource();
         var consuming = ((FrameChannelReader)channel.Reader).ConsumeAsync(handler, stop.Token);
@@ -141,6 +143,55 @@ public class FrameChannelTests
         Assert.True(handler.WentAsynchronous > 0);
         Assert.Equal(0, channel.Reader.Count);
 
+        stop.Cancel();
+        await consuming.WaitAsync(Timeout);
+    }
+
+    [Fact]
+    public async Task TwoWritersAtOnce_LeaveNoFrameWaitingWithNobodyToHandleIt()
+    {
+        // A frame queued while the other writer's thread lets go of the handler must still be
+        // handled now, not when the next frame happens to come.
+        const int rounds = 5000;
+        var channel = new FrameChannel(8);
+        var handler = new ConcurrentCheckingHandler(2, asynchronousEvery: 0);
+        using var stop = new CancellationTokenSource();
+        var consuming = ((FrameChannelReader)channel.Reader).ConsumeAsync(handler, stop.Token);
+        using var start = new Barrier(2);
+        using var done = new Barrier(2);
+        var stranded = 0;
+        var threads = Enumerable.Range(0, 2).Select(w => new Thread(() =>
+        {
+            for (var i = 1; i <= rounds; i++)
+            {
+                start.SignalAndWait();
+                Assert.True(channel.Writer.TryWrite(Frame(w, i, moreFollows: false)));
+                done.SignalAndWait();
+                if (w == 0)
+                {
+                    var spin = new SpinWait();
+                    var deadline = Environment.TickCount64 + 2000;
+                    while (handler.Total < 2 * i && Environment.TickCount64 < deadline)
+                    {
+                        spin.SpinOnce();
+                    }
+
+                    if (handler.Total < 2 * i)
+                    {
+                        stranded++;
+                        break;
+                    }
+                }
+            }
+        })).ToList();
+        threads[1].IsBackground = true;
+        threads.ForEach(t => t.Start());
+        threads[0].Join();
+
+        Assert.Equal(0, stranded);
+        Assert.Equal(2 * rounds, handler.Total);
+        Assert.Equal(0, handler.Overlaps);
+        threads[1].Join();
         stop.Cancel();
         await consuming.WaitAsync(Timeout);
     }
@@ -278,8 +329,8 @@ public class FrameChannelTests
         }
     }
 
-    /// <summary>Checks that calls never overlap and each writer's frames come in order; every 97th call completes later.</summary>
-    private sealed class ConcurrentCheckingHandler(int writers) : IFrameHandler
+    /// <summary>Checks that calls never overlap and each writer's frames come in order; every so many calls one completes later.</summary>
+    private sealed class ConcurrentCheckingHandler(int writers, int asynchronousEvery = 97) : IFrameHandler
     {
         private int _inside;
         private int _total;
@@ -310,7 +361,7 @@ public class FrameChannelTests
             }
 
             Last[writer] = sequence;
-            if ((sequence + writer) % 97 == 0)
+            if (asynchronousEvery > 0 && (sequence + writer) % asynchronousEvery == 0)
             {
                 WentAsynchronous++;
                 return new ValueTask(FinishLaterAsync());
