@@ -27,7 +27,8 @@ namespace Router.Sdk;
 /// full, wait with <see cref="ChannelWriter{T}.WaitToWriteAsync"/>; complete the writer when the
 /// netmod stops. <see cref="ChannelWriter{T}.TryWrite"/> may run the router's handling of the
 /// frame before it returns, so call it where that may run: a netmod's own receive thread, not
-/// while holding a lock the router might need.
+/// while holding a lock the router might need. A frame it accepts (true) belongs to the router
+/// from then on, handled or queued; on false (full, or completed) it is still the writer's.
 /// </remarks>
 public sealed class FrameChannel : Channel<InboundFrame>
 {

@@ -13,8 +13,7 @@ public class FrameChannelTests
     {
         var channel = new FrameChannel(8);
         var handler = new RecordingHandler();
-        using var stop = new CancellationTokenSource();
-        var consuming = ((FrameChannelReader)channel.Reader).ConsumeAsync(handler, stop.Token);
+        await using var consuming = new Consuming(channel, handler);
 
         int writerThread = 0;
         var handledBeforeReturn = false;
@@ -32,9 +31,6 @@ public class FrameChannelTests
         Assert.Equal(writerThread, handled.Thread);
         Assert.True(handled.MoreFollows);
         Assert.Equal(0, channel.Reader.Count);
-
-        stop.Cancel();
-        await consuming.WaitAsync(Timeout);
     }
 
     [Fact]
@@ -47,14 +43,10 @@ public class FrameChannelTests
         }
 
         var handler = new RecordingHandler();
-        using var stop = new CancellationTokenSource();
-        var consuming = ((FrameChannelReader)channel.Reader).ConsumeAsync(handler, stop.Token);
+        await using var consuming = new Consuming(channel, handler);
 
         Assert.Equal([1, 2, 3], handler.Handled.Select(h => h.Sequence));
         Assert.Equal([true, true, false], handler.Handled.Select(h => h.MoreFollows));
-
-        stop.Cancel();
-        await consuming.WaitAsync(Timeout);
     }
 
     [Fact]
@@ -63,8 +55,7 @@ public class FrameChannelTests
         var channel = new FrameChannel(8);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var handler = new RecordingHandler { WaitOn = sequence => sequence == 1 ? gate.Task : null };
-        using var stop = new CancellationTokenSource();
-        var consuming = ((FrameChannelReader)channel.Reader).ConsumeAsync(handler, stop.Token);
+        await using var consuming = new Consuming(channel, handler);
 
         for (var i = 1; i <= 5; i++)
         {
@@ -78,9 +69,6 @@ public class FrameChannelTests
         await WaitUntil(() => handler.Count == 5);
         Assert.Equal([1, 2, 3, 4, 5], handler.Handled.Select(h => h.Sequence));
         Assert.Equal([false, true, true, true, false], handler.Handled.Select(h => h.MoreFollows));
-
-        stop.Cancel();
-        await consuming.WaitAsync(Timeout);
     }
 
     [Fact]
@@ -89,8 +77,7 @@ public class FrameChannelTests
         var channel = new FrameChannel(2);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var handler = new RecordingHandler { WaitOn = sequence => sequence == 1 ? gate.Task : null };
-        using var stop = new CancellationTokenSource();
-        var consuming = ((FrameChannelReader)channel.Reader).ConsumeAsync(handler, stop.Token);
+        await using var consuming = new Consuming(channel, handler);
 
         Assert.True(channel.Writer.TryWrite(Frame(0, 1, moreFollows: false)));
         Assert.True(channel.Writer.TryWrite(Frame(0, 2, moreFollows: false)));
@@ -105,9 +92,6 @@ public class FrameChannelTests
         Assert.True(channel.Writer.TryWrite(refused));
         await WaitUntil(() => handler.Count == 4);
         Assert.Equal([1, 2, 3, 4], handler.Handled.Select(h => h.Sequence));
-
-        stop.Cancel();
-        await consuming.WaitAsync(Timeout);
     }
 
     [Theory]
@@ -119,8 +103,7 @@ public class FrameChannelTests
         const int perWriter = 20_000;
         var channel = new FrameChannel(capacity);
         var handler = new ConcurrentCheckingHandler(writers);
-        using var stop = new CancellationTokenSource();
-        var consuming = ((FrameChannelReader)channel.Reader).ConsumeAsync(handler, stop.Token);
+        await using var consuming = new Consuming(channel, handler);
 
         var threads = Enumerable.Range(0, writers).Select(w => new Thread(() =>
         {
@@ -142,9 +125,6 @@ public class FrameChannelTests
         Assert.All(handler.Last, last => Assert.Equal(perWriter, last));
         Assert.True(handler.WentAsynchronous > 0);
         Assert.Equal(0, channel.Reader.Count);
-
-        stop.Cancel();
-        await consuming.WaitAsync(Timeout);
     }
 
     [Fact]
@@ -155,8 +135,7 @@ public class FrameChannelTests
         const int rounds = 5000;
         var channel = new FrameChannel(8);
         var handler = new ConcurrentCheckingHandler(2, asynchronousEvery: 0);
-        using var stop = new CancellationTokenSource();
-        var consuming = ((FrameChannelReader)channel.Reader).ConsumeAsync(handler, stop.Token);
+        await using var consuming = new Consuming(channel, handler);
         using var start = new Barrier(2);
         using var done = new Barrier(2);
         var stranded = 0;
@@ -191,10 +170,7 @@ public class FrameChannelTests
         Assert.Equal(0, stranded);
         Assert.Equal(2 * rounds, handler.Total);
         Assert.Equal(0, handler.Overlaps);
-        threads[1].Join();
-        stop.Cancel();
-        await consuming.WaitAsync(Timeout);
-    }
+        threads[1].Join();    }
 
     [Fact]
     public async Task CompletingTheWriter_EndsConsumeAsync_AndLaterWritesFail()
@@ -218,10 +194,7 @@ public class FrameChannelTests
     {
         var channel = new FrameChannel(8);
         var handler = new RecordingHandler();
-        using var stop = new CancellationTokenSource();
-        var consuming = ((FrameChannelReader)channel.Reader).ConsumeAsync(handler, stop.Token);
-        stop.Cancel();
-        await consuming.WaitAsync(Timeout);
+        await new Consuming(channel, handler).DisposeAsync();
 
         Assert.True(channel.Writer.TryWrite(Frame(0, 7, moreFollows: false)));
         Assert.Equal(0, handler.Count);
@@ -254,14 +227,9 @@ public class FrameChannelTests
     public async Task ASecondConsumer_IsRefused()
     {
         var channel = new FrameChannel(8);
-        using var stop = new CancellationTokenSource();
-        var reader = (FrameChannelReader)channel.Reader;
-        var consuming = reader.ConsumeAsync(new RecordingHandler(), stop.Token);
+        await using var consuming = new Consuming(channel, new RecordingHandler());
 
-        await Assert.ThrowsAsync<InvalidOperationException>(() => reader.ConsumeAsync(new RecordingHandler(), stop.Token));
-
-        stop.Cancel();
-        await consuming.WaitAsync(Timeout);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => ((FrameChannelReader)channel.Reader).ConsumeAsync(new RecordingHandler(), CancellationToken.None));
     }
 
     [Fact]
@@ -302,6 +270,26 @@ public class FrameChannelTests
     }
 
     private sealed record Handling(int Sequence, bool MoreFollows, int Thread);
+
+    /// <summary>A channel consumed until disposed, which cancels the consumption and waits for its end.</summary>
+    private sealed class Consuming : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+
+        public Consuming(FrameChannel channel, IFrameHandler handler)
+        {
+            Task = ((FrameChannelReader)channel.Reader).ConsumeAsync(handler, _stop.Token);
+        }
+
+        public Task Task { get; }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            await Task.WaitAsync(Timeout);
+            _stop.Dispose();
+        }
+    }
 
     private sealed class RecordingHandler : IFrameHandler
     {
