@@ -38,4 +38,19 @@ public interface IIpInterfaceFeature
     /// <param name="prefixes">Every prefix currently reachable through the mesh.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     ValueTask SetMeshPrefixesAsync(IReadOnlyList<IPNetwork> prefixes, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Called right after the router has passed a batch of packets from the mesh to
+    /// <see cref="Netmod.SendAsync"/> (SDK 1.9), on the thread that passed them and holding no
+    /// lock, once per batch rather than once per packet. The machine may already have answered
+    /// some of them while they were written (an echo reply, a TCP acknowledgement, more data for
+    /// a TCP sender whose window just opened): an interface whose writes can produce packets at
+    /// once may read those here and write them to <see cref="Netmod.Incoming"/> on this thread,
+    /// instead of waking its own reader for them. It must not wait, neither for a packet nor for
+    /// room in <see cref="Netmod.Incoming"/>, and must keep the order in which the machine sent
+    /// its packets. Does nothing by default.
+    /// </summary>
+    void OnPacketsWritten()
+    {
+    }
 }

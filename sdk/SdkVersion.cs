@@ -12,7 +12,8 @@ namespace Router.Sdk;
 /// <see cref="InboundFrame.Offset"/> and <see cref="NetmodContext.ReceiveHeadroom"/> (room left
 /// in front of a received frame, so the router can add headers without copying it), 1.8
 /// <see cref="FrameChannel"/> (an incoming channel whose frames the router handles on the
-/// writing thread). A netmod
+/// writing thread), 1.9 <see cref="IIpInterfaceFeature.OnPacketsWritten"/> (an IP interface
+/// reads the machine's answers on the thread that wrote to it). A netmod
 /// built against 1.5 still loads on a 1.5 or later 1.x router.
 /// </remarks>
 public static class SdkVersion

@@ -17,6 +17,18 @@
 // Stop sets a flag, cancels the wait for room and writes the eventfd; poll() returns at once.
 // Nothing is allocated per packet: the buffer is rented from FrameBuffers and travels with the
 // frame; the router returns it.
+//
+// Reading after writes (ReadAfterWrites, from IIpInterfaceFeature.OnPacketsWritten): a write
+// often makes the kernel answer inside the write system call — an echo reply, a TCP ACK, the
+// next data of a TCP sender whose window the written ACK opened — and that answer would wake
+// this thread, a thread switch (often onto the other core) and a cold activation per answer.
+// Instead the thread that wrote reads it, while the reader sleeps in poll(): one thread at a
+// time owns the device (_owner, taken with a compare-and-swap), so packets keep their order.
+// The writer never waits: it reads only when nothing is queued in the channel, at most
+// WriterReadLimit packets (the channel has room for them), and leaves errors to the reader.
+// The reader, woken by what the writer took, finds the device owned, spins until the writer
+// is done, and reads what is left. Measured with offloads: ~5 % more TCP throughput, ~2 % less
+// CPU per GB and 2–10 % less idle round trip (docs/PERFORMANCE.md).
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Router.Sdk;
@@ -28,7 +40,16 @@ internal sealed unsafe class PacketReader
 {
     private readonly TunDevice _device;
     private readonly FileDescriptor _wake;
-    private readonly ChannelWriter<InboundFrame> _incoming;
+    // Who reads the device: see the top of this file.
+    private const int ReaderBusy = 0;
+    private const int ReaderParked = 1;
+    private const int WriterReading = 2;
+    private const int Closed = 3;
+
+    /// <summary>At most this many packets are read on a writer's thread at a time.</summary>
+    public const int WriterReadLimit = 64;
+
+    private readonly Channel<InboundFrame> _incoming;
     private readonly TunCounters _counters;
     private readonly ILogger _logger;
     private readonly LogThrottle _errorLog;
@@ -38,8 +59,12 @@ internal sealed unsafe class PacketReader
     private readonly int _frameSize;
     private readonly int _headroom;
     private volatile bool _stopping;
+    private int _owner = ReaderBusy;
 
-    private PacketReader(TunDevice device, FileDescriptor wake, ChannelWriter<InboundFrame> incoming, TunCounters counters, ILogger logger, TimeProvider time, int mtu, int headroom)
+    // The next packet's buffer, used by whoever owns the device.
+    private byte[]? _buffer;
+
+    private PacketReader(TunDevice device, FileDescriptor wake, Channel<InboundFrame> incoming, TunCounters counters, ILogger logger, TimeProvider time, int mtu, int headroom)
     {
         // With offloads a read can be a 64 KiB super-packet. Without, the device hands over
         // nothing longer than its MTU, so a buffer of headroom + header + MTU does: at MTU 1500
@@ -58,7 +83,7 @@ internal sealed unsafe class PacketReader
     }
 
     /// <summary>Creates the wake-up eventfd and starts the thread. Throws <see cref="IOException"/> when no eventfd can be had.</summary>
-    public static PacketReader Start(TunDevice device, ChannelWriter<InboundFrame> incoming, TunCounters counters, ILogger logger, TimeProvider time, int mtu, int headroom)
+    public static PacketReader Start(TunDevice device, Channel<InboundFrame> incoming, TunCounters counters, ILogger logger, TimeProvider time, int mtu, int headroom)
     {
         var fd = Libc.EventFd(0, Libc.EfdCloExec | Libc.EfdNonBlock);
         if (fd < 0)
@@ -107,24 +132,55 @@ internal sealed unsafe class PacketReader
         return finished;
     }
 
+    /// <summary>
+    /// Reads what the device holds on the calling thread, right after that thread wrote to it
+    /// (see the top of this file): only while the reader sleeps and nothing waits in the
+    /// channel, at most <see cref="WriterReadLimit"/> packets, never waiting. Returns at once
+    /// otherwise. Any thread; call it holding no lock, as the router's work may run inside.
+    /// </summary>
+    public void ReadAfterWrites()
+    {
+        if (_stopping || Volatile.Read(ref _owner) != ReaderParked || Interlocked.CompareExchange(ref _owner, WriterReading, ReaderParked) != ReaderParked)
+        {
+            return;
+        }
+
+        try
+        {
+            // Only the device's owner writes to the channel, so its room cannot shrink meanwhile.
+            if (_incoming.Reader.Count == 0)
+            {
+                Drain(onReaderThread: false);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _owner, ReaderParked);
+        }
+    }
+
     private void Run()
     {
         var deviceAdded = false;
         var wakeAdded = false;
-        byte[]? buffer = null;
         try
         {
             _device.Descriptor.DangerousAddRef(ref deviceAdded);
             _wake.DangerousAddRef(ref wakeAdded);
             var fds = stackalloc Libc.PollFd[2];
-            buffer = FrameBuffers.Rent(_headroom + _frameSize);
+            _buffer = FrameBuffers.Rent(_headroom + _frameSize);
             while (!_stopping)
             {
                 fds[0] = new Libc.PollFd { Fd = _device.Descriptor.Value, Events = Libc.PollIn };
                 fds[1] = new Libc.PollFd { Fd = _wake.Value, Events = Libc.PollIn };
-                if (Libc.Poll(fds, 2, -1) < 0)
+
+                // Asleep, the device is free for a writer to read (ReadAfterWrites); awake, take it back.
+                Volatile.Write(ref _owner, ReaderParked);
+                var polled = Libc.Poll(fds, 2, -1);
+                var errno = polled < 0 ? Errno.Last : 0;
+                TakeDevice();
+                if (polled < 0)
                 {
-                    var errno = Errno.Last;
                     if (errno != Errno.EIntr)
                     {
                         Failed(errno);
@@ -145,7 +201,7 @@ internal sealed unsafe class PacketReader
                     continue;
                 }
 
-                if (!Drain(ref buffer))
+                if (!Drain(onReaderThread: true))
                 {
                     break;
                 }
@@ -157,9 +213,12 @@ internal sealed unsafe class PacketReader
         }
         finally
         {
-            if (buffer is not null)
+            // No writer reads from here on, so the buffer and the descriptor are free to go.
+            CloseDevice();
+            if (_buffer is not null)
             {
-                FrameBuffers.Return(buffer);
+                FrameBuffers.Return(_buffer);
+                _buffer = null;
             }
 
             if (wakeAdded)
@@ -174,15 +233,46 @@ internal sealed unsafe class PacketReader
         }
     }
 
+    /// <summary>The reader, awake, takes the device back from a writer reading it.</summary>
+    private void TakeDevice()
+    {
+        var spin = new SpinWait();
+        while (Interlocked.CompareExchange(ref _owner, ReaderBusy, ReaderParked) != ReaderParked)
+        {
+            spin.SpinOnce();
+        }
+    }
+
+    /// <summary>The reader ends: waits out a writer reading, then no writer reads again.</summary>
+    private void CloseDevice()
+    {
+        var spin = new SpinWait();
+        while (true)
+        {
+            var owner = Volatile.Read(ref _owner);
+            if (owner != WriterReading && Interlocked.CompareExchange(ref _owner, Closed, owner) == owner)
+            {
+                return;
+            }
+
+            spin.SpinOnce();
+        }
+    }
+
     /// <summary>
-    /// Reads until the device has nothing more; false when the reader is to stop. Each packet is
+    /// Reads until the device has nothing more (on a writer's thread, at most
+    /// <see cref="WriterReadLimit"/> packets); false when the reader is to stop. Each packet is
     /// handed over once the next read has answered, so it can say whether another follows
     /// (<see cref="InboundFrame.MoreFollows"/>): the router then batches a burst and sends an
-    /// idle packet at once.
+    /// idle packet at once. Called owning the device; uses and replaces <see cref="_buffer"/>.
+    /// On a writer's thread it never waits, and leaves a failed read to the reader.
     /// </summary>
-    private bool Drain(ref byte[]? buffer)
+    private bool Drain(bool onReaderThread)
     {
         var fd = _device.Descriptor.Value;
+        var limit = onReaderThread ? int.MaxValue : WriterReadLimit;
+        var count = 0;
+        ref var buffer = ref _buffer;
 
         // Without offloads the device writes the bare packet; leave room for a zero header.
         var offset = _device.HasVirtioHeader ? 0 : VirtioNetHeader.Size;
@@ -192,7 +282,7 @@ internal sealed unsafe class PacketReader
         var error = 0;
         try
         {
-            while (!_stopping)
+            while (!_stopping && count < limit)
             {
                 nint read;
                 fixed (byte* pointer = buffer)
@@ -231,10 +321,11 @@ internal sealed unsafe class PacketReader
 
                 // GsoType is byte 1 of the header; zero without offloads.
                 var gso = (buffer![headroom + 1] & ~VirtioNetHeader.GsoEcn) != VirtioNetHeader.GsoNone;
-                _counters.CountRead(length - VirtioNetHeader.Size, gso);
+                _counters.CountRead(length - VirtioNetHeader.Size, gso, onReaderThread);
+                count++;
                 if (held is not null)
                 {
-                    if (!Hand(new InboundFrame(new NeighbourId(0), held, headroom, heldLength, moreFollows: true)))
+                    if (!Hand(new InboundFrame(new NeighbourId(0), held, headroom, heldLength, moreFollows: true), onReaderThread))
                     {
                         return false;
                     }
@@ -251,7 +342,9 @@ internal sealed unsafe class PacketReader
 
             if (held is not null)
             {
-                if (_stopping || !Hand(new InboundFrame(new NeighbourId(0), held, headroom, heldLength, moreFollows: false)))
+                // Without another read to ask, a packet read last on a writer's thread goes as
+                // the end of its burst; the reader finds any that follow.
+                if (_stopping || !Hand(new InboundFrame(new NeighbourId(0), held, headroom, heldLength, moreFollows: false), onReaderThread))
                 {
                     return false;
                 }
@@ -259,7 +352,7 @@ internal sealed unsafe class PacketReader
                 held = null;
             }
 
-            if (error != 0)
+            if (error != 0 && onReaderThread)
             {
                 Failed(error);
             }
@@ -275,12 +368,21 @@ internal sealed unsafe class PacketReader
         }
     }
 
-    /// <summary>Writes <paramref name="frame"/> to the channel, waiting for room when it is full. False (the frame not taken) when stopping.</summary>
-    private bool Hand(InboundFrame frame)
+    /// <summary>
+    /// Writes <paramref name="frame"/> to the channel, waiting for room when it is full (on the
+    /// reader's thread only: a writer reads no more than there is room for). False (the frame not
+    /// taken) when stopping.
+    /// </summary>
+    private bool Hand(InboundFrame frame, bool mayWait)
     {
-        if (_incoming.TryWrite(frame))
+        if (_incoming.Writer.TryWrite(frame))
         {
             return true;
+        }
+
+        if (!mayWait)
+        {
+            return false;
         }
 
         _counters.CountIncomingFullWait();
@@ -289,7 +391,7 @@ internal sealed unsafe class PacketReader
             try
             {
                 // Blocking is the point: see the top of this file. The Task only exists while waiting.
-                if (!_incoming.WaitToWriteAsync(_stop.Token).AsTask().GetAwaiter().GetResult())
+                if (!_incoming.Writer.WaitToWriteAsync(_stop.Token).AsTask().GetAwaiter().GetResult())
                 {
                     return false;
                 }
@@ -299,7 +401,7 @@ internal sealed unsafe class PacketReader
                 return false;
             }
 
-            if (_incoming.TryWrite(frame))
+            if (_incoming.Writer.TryWrite(frame))
             {
                 return true;
             }

@@ -11,6 +11,7 @@ internal sealed class TunCounters
     private long _packetsRead;
     private long _bytesRead;
     private long _gsoPacketsRead;
+    private long _readAfterWrites;
     private long _nonIpDropped;
     private long _readErrors;
     private long _incomingFullWaits;
@@ -30,6 +31,9 @@ internal sealed class TunCounters
 
     /// <summary>Of those, GSO super-packets: TCP the kernel left for the far end to segment (Offload only).</summary>
     public long GsoPacketsRead => Volatile.Read(ref _gsoPacketsRead);
+
+    /// <summary>Of those, packets read on the thread that had just written to the device (the machine's answers to what it wrote) rather than by the reader.</summary>
+    public long ReadAfterWrites => Volatile.Read(ref _readAfterWrites);
 
     /// <summary>Packets read that were not IPv4 or IPv6 (by the version nibble), or shorter than a virtio header; dropped.</summary>
     public long NonIpDropped => Volatile.Read(ref _nonIpDropped);
@@ -61,13 +65,18 @@ internal sealed class TunCounters
     /// <summary>Routes to mesh prefixes that could not be added or removed.</summary>
     public long RouteErrors => Volatile.Read(ref _routeErrors);
 
-    public void CountRead(int bytes, bool gso)
+    public void CountRead(int bytes, bool gso, bool byReader)
     {
         Interlocked.Increment(ref _packetsRead);
         Interlocked.Add(ref _bytesRead, bytes);
         if (gso)
         {
             Interlocked.Increment(ref _gsoPacketsRead);
+        }
+
+        if (!byReader)
+        {
+            Interlocked.Increment(ref _readAfterWrites);
         }
     }
 
@@ -99,6 +108,7 @@ internal sealed class TunCounters
         new("packetsRead", PacketsRead),
         new("bytesRead", BytesRead),
         new("gsoPacketsRead", GsoPacketsRead),
+        new("readAfterWrites", ReadAfterWrites),
         new("nonIpDropped", NonIpDropped),
         new("readErrors", ReadErrors),
         new("incomingFullWaits", IncomingFullWaits),

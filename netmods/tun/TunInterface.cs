@@ -138,7 +138,7 @@ public sealed class TunInterface : Netmod, IIpInterfaceFeature, INetmodCountersF
                 }
 
                 _writer = new FrameWriter(device, device.HasVirtioHeader, Counters, _logger, _context.Time, name);
-                _reader = PacketReader.Start(device, _incoming.Writer, Counters, _logger, _context.Time, _options.Mtu, _context.ReceiveHeadroom);
+                _reader = PacketReader.Start(device, _incoming, Counters, _logger, _context.Time, _options.Mtu, _context.ReceiveHeadroom);
             }
             catch
             {
@@ -262,6 +262,21 @@ public sealed class TunInterface : Netmod, IIpInterfaceFeature, INetmodCountersF
     /// <remarks>There are no neighbours, so this sends nothing and returns 0.</remarks>
     public override ValueTask<int> SendAllAsync(ReadOnlyMemory<byte> frame, NeighbourId? except, CancellationToken cancellationToken) =>
         new(0);
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Reads the device on the calling thread while the reader sleeps and the router has caught
+    /// up (see <see cref="PacketReader.ReadAfterWrites"/>): an answer the kernel made inside the
+    /// write goes into the mesh at once, without a wake-up of the reader. Does nothing before
+    /// start or after stop.
+    /// </remarks>
+    public void OnPacketsWritten()
+    {
+        if (_state == InterfaceState.Running)
+        {
+            _reader?.ReadAfterWrites();
+        }
+    }
 
     /// <inheritdoc />
     /// <remarks>

@@ -72,7 +72,7 @@ internal sealed partial class PacketGateway
     private readonly byte[] _overlayAddress = new byte[16];
     private readonly byte[] _errorFrame = new byte[Unreachable.MaxFrame];
     private readonly Security.Links.TokenBucket _errorBudget = new(rate: 10, burst: 20);
-    private NetmodInstance? _interface;
+    private Attached? _interface;
     private CancellationTokenSource? _syncStop;
     private int _nextMessageId = Random.Shared.Next();
 
@@ -92,7 +92,7 @@ internal sealed partial class PacketGateway
     public OverlayCounters Counters { get; }
 
     /// <summary>The IP interface in use, or null.</summary>
-    public NetmodInstance? Interface => Volatile.Read(ref _interface);
+    public NetmodInstance? Interface => Volatile.Read(ref _interface)?.Instance;
 
     /// <summary>
     /// Makes <paramref name="instance"/> (started) this router's IP interface: announces its
@@ -110,10 +110,10 @@ internal sealed partial class PacketGateway
         {
             if (_interface is { } other)
             {
-                return $"netmod '{other.Name}' is already this router's IP interface; only one can run";
+                return $"netmod '{other.Instance.Name}' is already this router's IP interface; only one can run";
             }
 
-            _interface = instance;
+            _interface = new Attached(instance, feature);
             _syncStop = stop = new CancellationTokenSource();
         }
 
@@ -129,7 +129,7 @@ internal sealed partial class PacketGateway
         CancellationTokenSource? stop;
         lock (_gate)
         {
-            if (_interface != instance)
+            if (_interface?.Instance != instance)
             {
                 return;
             }
@@ -407,12 +407,14 @@ internal sealed partial class PacketGateway
     public void Receive(in FrameHeader header, byte[] batch, int length)
     {
         Counters.CountReceivedBatch();
-        if (Interface is not { } target)
+        if (Volatile.Read(ref _interface) is not { } attached)
         {
             Counters.CountDrop(PacketDrop.NoInterface);
             return;
         }
 
+        var target = attached.Instance;
+        var written = false;
         var snapshot = _prefixes.Current;
         var position = 0;
         while (position < length)
@@ -420,7 +422,7 @@ internal sealed partial class PacketGateway
             if (!PacketBatch.TryRead(batch.AsSpan(0, length), position, out var start, out var frameLength))
             {
                 Counters.CountDrop(PacketDrop.MalformedBatch);
-                return;
+                break;
             }
 
             position = start + frameLength;
@@ -450,11 +452,19 @@ internal sealed partial class PacketGateway
             if (result == SendResult.Sent)
             {
                 Counters.CountReceived(frameLength - VirtioNetHeader.Size);
+                written = true;
             }
             else
             {
                 Counters.CountDrop(PacketDrop.InterfaceRefused);
             }
+        }
+
+        if (written)
+        {
+            // What the machine answered at once goes into the mesh from this thread, without
+            // waking the interface's reader (see the feature).
+            attached.Feature.OnPacketsWritten();
         }
     }
 
@@ -648,6 +658,9 @@ internal sealed partial class PacketGateway
             (Length, Packets, Bytes) = (0, 0, 0);
         }
     }
+
+    /// <summary>The IP interface in use and its feature.</summary>
+    private sealed record Attached(NetmodInstance Instance, IIpInterfaceFeature Feature);
 
     private readonly record struct WaitingBatch(byte[] Buffer, int Length, int Packets, long Bytes);
 

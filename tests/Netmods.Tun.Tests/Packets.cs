@@ -112,6 +112,18 @@ internal static class Packets
         return packet;
     }
 
+    /// <summary>An ICMP echo request from <paramref name="source"/> to <paramref name="destination"/> carrying <paramref name="sequence"/>, checksums complete.</summary>
+    public static byte[] EchoRequest(IPAddress source, IPAddress destination, ushort sequence)
+    {
+        var packet = IpHeader(ipv4: true, 1, 8 + 32, sequence, source, destination);
+        var icmp = packet.AsSpan(20);
+        icmp[0] = 8;
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[4..], 0x5254);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[6..], sequence);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], (ushort)~ReferenceChecksum.Sum(icmp));
+        return packet;
+    }
+
     /// <summary>
     /// The packet as a sending kernel hands it over with CHECKSUM_PARTIAL: the transport
     /// checksum field holds the folded pseudo-header sum (not complemented).

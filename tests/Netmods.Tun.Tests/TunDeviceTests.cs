@@ -382,7 +382,7 @@ public sealed class TunDeviceTests
         Assert.Equal([IPNetwork.Parse("10.66.0.0/16")], netmod.GetFeature<IIpInterfaceFeature>()!.AnnouncedPrefixes);
         Assert.NotNull(netmod.GetFeature<INetmodCountersFeature>());
         Assert.Equal(
-            ["packetsRead", "bytesRead", "gsoPacketsRead", "nonIpDropped", "readErrors", "incomingFullWaits", "packetsWritten", "bytesWritten", "segmentedInSoftware", "checksumsCompleted", "malformedDropped", "writeErrors", "routeErrors"],
+            ["packetsRead", "bytesRead", "gsoPacketsRead", "readAfterWrites", "nonIpDropped", "readErrors", "incomingFullWaits", "packetsWritten", "bytesWritten", "segmentedInSoftware", "checksumsCompleted", "malformedDropped", "writeErrors", "routeErrors"],
             netmod.GetCounters().Select(c => c.Key));
         Assert.Throws<ArgumentException>(() => netmod.AddPeersAsync(["10.0.0.1:5860"], CancellationToken.None).AsTask().GetAwaiter().GetResult());
     }

@@ -210,6 +210,10 @@ public sealed class IpOverMeshTests : IAsyncLifetime
         Assert.Equal(honest, await ReadAsync(c.Interface));
         Assert.Equal(2, c.Node.Get<OverlayCounters>().Drops(PacketDrop.SpoofedSource));
         Assert.False(c.Interface.Written.Reader.TryRead(out _));
+
+        // Only a batch with a packet written is followed by OnPacketsWritten.
+        await WaitForAsync(() => !c.Interface.WriteCalls.IsEmpty, "C's interface told of the honest packet");
+        Assert.Equal([(1, true)], c.Interface.WriteCalls);
     }
 
     [Theory]
@@ -274,6 +278,10 @@ public sealed class IpOverMeshTests : IAsyncLifetime
         }
 
         Assert.Equal(1, a.Node.Get<OverlayCounters>().Sent.Batches - batchesBefore);
+
+        // C's gateway told its interface once per batch, after writing it, on the writing thread.
+        await WaitForAsync(() => c.Interface.WriteCalls.Count >= 2, "C's interface told of both batches");
+        Assert.Equal([(1, true), (burst.Count, true)], c.Interface.WriteCalls);
     }
 
     [Fact]

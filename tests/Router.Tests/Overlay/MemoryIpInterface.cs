@@ -15,6 +15,8 @@ internal sealed class MemoryIpInterface(IReadOnlyList<IPNetwork> announced) : Ne
     private readonly Channel<InboundFrame> _incoming = Channel.CreateBounded<InboundFrame>(4096);
     private readonly Channel<NeighbourEvent> _events = Channel.CreateUnbounded<NeighbourEvent>();
     private volatile IReadOnlyList<IPNetwork> _meshPrefixes = [];
+    private int _writtenSinceCall;
+    private int _lastWriter;
 
     public override NetmodCapabilities Capabilities { get; } = new("ip", VirtioNetHeader.MaxFrameSize, false, LinkKind.Local);
 
@@ -24,6 +26,12 @@ internal sealed class MemoryIpInterface(IReadOnlyList<IPNetwork> announced) : Ne
 
     /// <summary>Packets the router wrote to this interface (the IP packet, without the virtio header).</summary>
     public Channel<byte[]> Written { get; } = Channel.CreateUnbounded<byte[]>();
+
+    /// <summary>
+    /// One entry per <see cref="OnPacketsWritten"/> call: how many packets were written since
+    /// the call before, and whether the last of them was written on the calling thread.
+    /// </summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(int Packets, bool SameThread)> WriteCalls { get; } = new();
 
     public IReadOnlyList<IPNetwork> AnnouncedPrefixes => announced;
 
@@ -59,8 +67,13 @@ internal sealed class MemoryIpInterface(IReadOnlyList<IPNetwork> announced) : Ne
     public override ValueTask<SendResult> SendAsync(NeighbourId neighbour, ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
     {
         Written.Writer.TryWrite(frame[VirtioNetHeader.Size..].ToArray());
+        Interlocked.Increment(ref _writtenSinceCall);
+        Volatile.Write(ref _lastWriter, Environment.CurrentManagedThreadId);
         return ValueTask.FromResult(SendResult.Sent);
     }
+
+    public void OnPacketsWritten() =>
+        WriteCalls.Enqueue((Interlocked.Exchange(ref _writtenSinceCall, 0), Volatile.Read(ref _lastWriter) == Environment.CurrentManagedThreadId));
 
     public override ValueTask<int> SendAllAsync(ReadOnlyMemory<byte> frame, NeighbourId? except, CancellationToken cancellationToken) =>
         throw new InvalidOperationException("an IP interface has no neighbours to flood to");
