@@ -172,6 +172,10 @@ public sealed class EndToEndMeshTests : IAsyncLifetime
         await c.DisposeAsync();
         _nodes.Remove(c);
         _network.Unlink(aLink!, cLink!);
+
+        // A learns of the lost link on its routing loop; until then its route to C's address still
+        // names the old neighbour, and a send there would fail with LinkLost.
+        await WaitForAsync(() => !HasRoute(a, c), "A to drop its route over the old link");
         SimulatedNetmod? restartedLink = null;
         var restarted = await StartNodeAsync(cIdentity, sessions, x => restartedLink = _network.CreateNetmod("sim", x));
         _network.Link(aLink!, restartedLink!, new LinkProperties { Latency = TimeSpan.FromMilliseconds(1) });
