@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Router.IntegrationTests;
 using Router.Sdk;
 
 namespace Router.Netmods.Udp.Tests;
@@ -21,12 +22,7 @@ public sealed class DiscoveryTests
         return settings;
     }
 
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = true };
-        probe.Bind(new IPEndPoint(IPAddress.IPv6Any, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
+    private static int FreePort() => TestPorts.Next();
 
     private static byte[] Beacon(RouterAddress address, int port, ushort version = Wire.ProtocolVersion)
     {

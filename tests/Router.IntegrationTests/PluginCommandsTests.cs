@@ -59,7 +59,7 @@ public sealed class PluginCommandsTests : IAsyncLifetime
         var b = new RouterProcess(_mesh.Config("b", portB));
         _routers.Add(b);
         await b.StartAsync();
-        var udp = $$""", "udp": { "Listen": ["127.0.0.1:{{TestMesh.FreeUdpPort()}}"], "Discovery": false }""";
+        var udp = $$""", "udp": { "Listen": ["127.0.0.1:{{TestMesh.FreePort()}}"], "Discovery": false }""";
         var a = new RouterProcess(_mesh.Config("a", TestMesh.FreePort(), peerPorts: [portB], extraNetmods: udp, pluginsDirectory: plugins));
         _routers.Add(a);
         await a.StartAsync();

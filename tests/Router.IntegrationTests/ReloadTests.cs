@@ -168,8 +168,8 @@ public sealed partial class ReloadTests : IAsyncLifetime
     public async Task Reload_UdpEnabledThenDisabled_StartsItThenStopsIt()
     {
         var portA = TestMesh.FreePort();
-        var udpA = TestMesh.FreeUdpPort();
-        var portD = TestMesh.FreeUdpPort();
+        var udpA = TestMesh.FreePort();
+        var portD = TestMesh.FreePort();
         string Udp(bool enabled) => $$""", "udp": { "Enabled": {{(enabled ? "true" : "false")}}, "Listen": ["127.0.0.1:{{udpA}}"], "Discovery": false, "KeepaliveSeconds": 0.5, "DeadPeerTimeoutSeconds": 2, "ReconnectMinSeconds": 0.2, "ReconnectMaxSeconds": 0.5 }""";
 
         // D links to A over udp only, so the udp link shows that A's udp netmod really runs.

@@ -282,12 +282,8 @@ internal sealed class TestMesh : IDisposable
 
     public string Root { get; }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A free port for a router's TCP or UDP listener (see <see cref="TestPorts"/>).</summary>
+    public static int FreePort() => TestPorts.Next();
 
     /// <summary>
     /// Writes NAME/config.json with one netmod (inet or udp) listening on 127.0.0.1:<paramref name="port"/>,
@@ -320,15 +316,6 @@ internal sealed class TestMesh : IDisposable
         File.WriteAllText(path, json);
         return path;
     }
-
-    /// <summary>A free UDP port on loopback.</summary>
-    public static int FreeUdpPort()
-    {
-        using var socket = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.Client.LocalEndPoint!).Port;
-    }
-
-    public static int FreePort(string netmod) => netmod == "udp" ? FreeUdpPort() : FreePort();
 
     public void Dispose()
     {

@@ -17,9 +17,9 @@ public abstract class ThreeRouterTests(string netmod) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var portA = TestMesh.FreePort(netmod);
-        var portB = TestMesh.FreePort(netmod);
-        var portC = TestMesh.FreePort(netmod);
+        var portA = TestMesh.FreePort();
+        var portB = TestMesh.FreePort();
+        var portC = TestMesh.FreePort();
         _a = new RouterProcess(_mesh.Config("a", portA, routerExtra: FastRouting, netmod: netmod));
         _b = new RouterProcess(_mesh.Config("b", portB, peerPorts: [portA], routerExtra: FastRouting, netmod: netmod));
         _c = new RouterProcess(_mesh.Config("c", portC, peerPorts: [portB], routerExtra: FastRouting, netmod: netmod));

@@ -17,8 +17,8 @@ public sealed class UdpPeerRestartTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         // A long dead-peer timeout: A's udp link must outlive B's restart, however slow the machine.
-        var portA = TestMesh.FreePort("udp");
-        var portB = TestMesh.FreePort("udp");
+        var portA = TestMesh.FreePort();
+        var portB = TestMesh.FreePort();
         _a = new RouterProcess(_mesh.Config("a", portA, routerExtra: FastRouting, netmod: "udp", deadPeerSeconds: 60));
         _b = new RouterProcess(_mesh.Config("b", portB, peerPorts: [portA], routerExtra: FastRouting, netmod: "udp", deadPeerSeconds: 60));
         await _a.StartAsync();

@@ -81,12 +81,6 @@ internal static class Kit
         return xml.ToString();
     }
 
-    public static int FreeUdpPort()
-    {
-        using var socket = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.Client.LocalEndPoint!).Port;
-    }
-
     /// <summary>A router configuration with only the given netmod section, plugins from <paramref name="plugins"/>.</summary>
     public static string RouterConfig(string plugins, string netmod, int port, int? peerPort) =>
         $$"""

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
+using Router.IntegrationTests;
 using Router.Sdk;
 using Xunit.Abstractions;
 
@@ -62,8 +63,8 @@ public sealed partial class KitTests(ITestOutputHelper output)
             Assert.False(File.Exists(Path.Combine(plugins, "Kit.Link", "Router.Sdk.dll")), "Router.Sdk.dll was published beside the plugin; the router must supply its own");
 
             // 5. Two routers with only that netmod, linked over loopback, pass a message.
-            var portA = Kit.FreeUdpPort();
-            var portB = Kit.FreeUdpPort();
+            var portA = TestPorts.Next();
+            var portB = TestPorts.Next();
             var a = await StartRouterAsync(routers, Path.Combine(root, "a"), Kit.RouterConfig(plugins, "kit-link", portA, peerPort: null));
             var b = await StartRouterAsync(routers, Path.Combine(root, "b"), Kit.RouterConfig(plugins, "kit-link", portB, peerPort: portA));
 
