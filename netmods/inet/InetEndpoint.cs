@@ -325,9 +325,16 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFe
     /// <paramref name="connectTo"/>], hello exchange, registration, frames. The socket is owned
     /// from here on. The task completes with how it ended; it never faults.
     /// </summary>
+    /// <param name="inboundFrom">
+    /// For an accepted connection, the remote address whose <see cref="InboundAdmission"/> place
+    /// it holds: given back on the connection's thread as soon as the socket is closed, so a peer
+    /// that reconnects at once finds its place free whatever the thread pool is doing. Null for a
+    /// connection this router dials.
+    /// </param>
     internal Task<ConnectionResult> RunConnectionAsync(
-        Socket socket, bool inbound, string remote, PeerDialer? dialer, IPEndPoint? connectTo = null, CancellationToken connectStopping = default)
+        Socket socket, IPAddress? inboundFrom, string remote, PeerDialer? dialer, IPEndPoint? connectTo = null, CancellationToken connectStopping = default)
     {
+        var inbound = inboundFrom is not null;
         var done = new TaskCompletionSource<ConnectionResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         Interlocked.Increment(ref _liveConnections);
         _runtime.ThreadStarting();
@@ -339,12 +346,14 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFe
                     try
                     {
                         var result = RunConnection(socket, inbound, remote, dialer, connectTo, connectStopping);
+                        ReleaseInbound(inboundFrom);
                         _runtime.ThreadEnded();
                         done.TrySetResult(result);
                     }
                     catch (Exception e)
                     {
                         // RunConnection records its faults; nothing is expected here.
+                        ReleaseInbound(inboundFrom);
                         _runtime.ThreadEnded();
                         done.TrySetResult(ConnectionResult.Failed($"{remote}: {e.Message}"));
                     }
@@ -367,10 +376,19 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFe
 
             socket.Dispose();
             Interlocked.Decrement(ref _liveConnections);
+            ReleaseInbound(inboundFrom);
             done.TrySetResult(ConnectionResult.Failed($"{remote}: {e.Message}"));
         }
 
         return done.Task;
+    }
+
+    private void ReleaseInbound(IPAddress? inboundFrom)
+    {
+        if (inboundFrom is not null)
+        {
+            _admission.Release(inboundFrom);
+        }
     }
 
     /// <summary>The body of a connection's thread (see <see cref="RunConnectionAsync"/>).</summary>
@@ -631,20 +649,7 @@ public sealed class InetEndpoint : Netmod, IPeerStatusFeature, INetmodCountersFe
         }
 
         Counters.CountInboundAccepted();
-        Track(RunInboundAsync(socket, remote, address));
-    }
-
-    /// <summary>Runs an admitted inbound connection and gives its place back when it ends.</summary>
-    private async Task RunInboundAsync(Socket socket, string remote, IPAddress address)
-    {
-        try
-        {
-            await RunConnectionAsync(socket, inbound: true, remote, dialer: null).ConfigureAwait(false);
-        }
-        finally
-        {
-            _admission.Release(address);
-        }
+        Track(RunConnectionAsync(socket, inboundFrom: address, remote, dialer: null));
     }
 
     /// <summary>

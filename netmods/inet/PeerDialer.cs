@@ -241,7 +241,7 @@ internal sealed class PeerDialer
             // thread (InetEndpoint.RunConnectionAsync); this loop only waits for the outcome.
             var target = new IPEndPoint(address, _endpoint.Port);
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            var result = await _owner.RunConnectionAsync(socket, inbound: false, target.ToString(), this, target, stopping).ConfigureAwait(false);
+            var result = await _owner.RunConnectionAsync(socket, inboundFrom: null, target.ToString(), this, target, stopping).ConfigureAwait(false);
             if (result.Outcome != ConnectionOutcome.ConnectFailed)
             {
                 return result;
