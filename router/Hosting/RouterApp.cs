@@ -13,6 +13,7 @@ using Router.Identity;
 using Router.Logging;
 using Router.Metrics;
 using Router.Plugins;
+using Router.Security;
 
 namespace Router.Hosting;
 
@@ -95,7 +96,7 @@ internal static partial class RouterApp
             }
 
             var app = Build(configuration, options, identity, new EnabledNetmods(enabled), loggerFactory, logLevels);
-            Log.Starting(logger, identity.Address.ToString(), RouterStatus.Version);
+            Log.Starting(logger, identity.Address.ToString(), RouterStatus.Version, AeadKey.Implementation);
             try
             {
                 await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -248,8 +249,8 @@ internal static partial class RouterApp
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Router {Version} starting; address {Address}")]
-        public static partial void Starting(ILogger logger, string address, string version);
+        [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Router {Version} starting; address {Address}; AES-256-GCM from {Aead}")]
+        public static partial void Starting(ILogger logger, string address, string version, string aead);
 
         [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Router {Address} ready; API on {ApiSocket}")]
         public static partial void Ready(ILogger logger, string address, string apiSocket);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Router.Identity;
+using Router.Security;
 using Router.Security.Sessions;
 using Router.Switching;
 using Xunit.Abstractions;
@@ -75,7 +76,7 @@ public sealed class SessionFuzzTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void SealedMessage_MutatedMessages_NoneOpens()
     {
-        using var aead = new AesGcm(RandomNumberGenerator.GetBytes(32), SealedMessage.TagLength);
+        using var aead = new AeadKey(RandomNumberGenerator.GetBytes(32));
         var corpus = new[] { 0, 1, 100, 1400 }.Select(size =>
         {
             var plaintext = RandomNumberGenerator.GetBytes(size);

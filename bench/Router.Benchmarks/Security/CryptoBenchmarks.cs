@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using BenchmarkDotNet.Attributes;
 using Router.Sdk;
+using Router.Security;
 using Router.Security.Links;
 using Router.Security.Sessions;
 using Router.Switching;
@@ -26,7 +27,7 @@ public class CryptoBenchmarks : IDisposable
     private LinkSession _linkSender = null!;
     private LinkSession _linkReceiver = null!;
     private byte[] _controlFrame = null!;
-    private AesGcm _aead = null!;
+    private AeadKey _aead = null!;
     private byte[] _plaintext = null!;
     private byte[] _sealed = null!;
     private byte[] _opened = null!;
@@ -37,6 +38,12 @@ public class CryptoBenchmarks : IDisposable
     [Params(64, 1400, 65536)]
     public int MessageBytes { get; set; }
 
+    /// <summary>Where the messages' AES-256-GCM comes from (the link seal always uses the router's choice).</summary>
+    [ParamsSource(nameof(Implementations))]
+    public string Aead { get; set; } = "";
+
+    public static IEnumerable<string> Implementations => AeadKey.LibsodiumAvailable ? ["libsodium", "OpenSSL"] : ["OpenSSL"];
+
     [GlobalSetup]
     public void Setup()
     {
@@ -46,7 +53,7 @@ public class CryptoBenchmarks : IDisposable
         _linkReceiver = new LinkSession(new LinkKeys(k2, k1));
         _controlFrame = new byte[FrameHeader.Size + 16 + LinkSession.TrailerSize]; // a hello
 
-        _aead = new AesGcm(RandomNumberGenerator.GetBytes(32), SealedMessage.TagLength);
+        _aead = new AeadKey(RandomNumberGenerator.GetBytes(32), libsodium: Aead == "libsodium");
         _plaintext = RandomNumberGenerator.GetBytes(MessageBytes);
         _sealed = new byte[MessageBytes + SealedMessage.Overhead];
         _opened = new byte[MessageBytes];

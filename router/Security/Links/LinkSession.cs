@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 
 namespace Router.Security.Links;
 
@@ -25,17 +24,17 @@ internal enum SealFailure
 internal sealed class LinkSession : IDisposable
 {
     public const int TrailerSize = 8 + TagSize;
-    private const int TagSize = 16;
+    private const int TagSize = AeadKey.TagLength;
 
-    private readonly AesGcm _send;
-    private readonly AesGcm _receive;
+    private readonly AeadKey _send;
+    private readonly AeadKey _receive;
     private readonly ReplayWindow _window = new();
     private long _sendCounter;
 
     public LinkSession(LinkKeys keys)
     {
-        _send = new AesGcm(keys.SendKey, TagSize);
-        _receive = new AesGcm(keys.ReceiveKey, TagSize);
+        _send = new AeadKey(keys.SendKey);
+        _receive = new AeadKey(keys.ReceiveKey);
     }
 
     /// <summary>
@@ -48,9 +47,9 @@ internal sealed class LinkSession : IDisposable
         var counter = (ulong)Interlocked.Increment(ref _sendCounter);
         var trailer = buffer.Slice(length, TrailerSize);
         BinaryPrimitives.WriteUInt64BigEndian(trailer, counter);
-        Span<byte> nonce = stackalloc byte[12];
+        Span<byte> nonce = stackalloc byte[AeadKey.NonceLength];
         Nonce(counter, nonce);
-        _send.Encrypt(nonce, [], [], trailer[8..], buffer[..length]);
+        _send.Encrypt(nonce, [], trailer[8..], buffer[..length]);
         return length + TrailerSize;
     }
 
@@ -71,13 +70,9 @@ internal sealed class LinkSession : IDisposable
             return SealFailure.Replayed;
         }
 
-        Span<byte> nonce = stackalloc byte[12];
+        Span<byte> nonce = stackalloc byte[AeadKey.NonceLength];
         Nonce(counter, nonce);
-        try
-        {
-            _receive.Decrypt(nonce, [], trailer[8..], [], sealedFrame[..frameLength]);
-        }
-        catch (AuthenticationTagMismatchException)
+        if (!_receive.TryDecrypt(nonce, trailer[8..], [], sealedFrame[..frameLength]))
         {
             return SealFailure.BadTag;
         }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Router.Sdk;
 using Router.Switching;
 
@@ -17,7 +16,7 @@ internal enum OpenResult
 /// <summary>
 /// One end-to-end session with a peer: a key and counter for each direction. Sealing and
 /// opening allocate nothing (the caller provides the buffers) and each direction has its own
-/// lock, because an <see cref="AesGcm"/> instance is not safe for concurrent use and the
+/// lock, because an <see cref="AeadKey"/> may not be safe for concurrent use and the
 /// counter must be taken and used under the same lock. Lifecycle (current, superseded,
 /// confirmed) is kept by <see cref="SessionService"/> under its lock; the fields it reads
 /// without that lock are volatile or read with <see cref="Interlocked"/>.
@@ -26,8 +25,8 @@ internal sealed class Session : IDisposable
 {
     private readonly Lock _sendLock = new();
     private readonly Lock _receiveLock = new();
-    private readonly AesGcm _send;
-    private readonly AesGcm _receive;
+    private readonly AeadKey _send;
+    private readonly AeadKey _receive;
     private readonly MessageReplayWindow _window = new();
     private readonly uint _sendDirection;
     private readonly uint _receiveDirection;
@@ -49,8 +48,8 @@ internal sealed class Session : IDisposable
         Created = created;
         _lastUsed = created;
         _sendLimit = sendLimit;
-        _send = new AesGcm(sendKey, SealedMessage.TagLength);
-        _receive = new AesGcm(receiveKey, SealedMessage.TagLength);
+        _send = new AeadKey(sendKey);
+        _receive = new AeadKey(receiveKey);
         _sendDirection = initiator ? 0u : 1u;
         _receiveDirection = initiator ? 1u : 0u;
 
