@@ -4,22 +4,23 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using Router.Api;
 using Router.Sdk;
+using Router.Security;
 
 namespace Router.Cli;
 
 /// <summary>
 /// <c>router --version</c>: the router's version with its build, the netmod SDK version plugins
-/// must match (same major) and the .NET runtime, on one line; exit code 0.
+/// must match (same major), where AES-256-GCM comes from and the .NET runtime, on one line; exit code 0.
 /// </summary>
 internal sealed class VersionAction : SynchronousCommandLineAction
 {
-    /// <summary>E.g. <c>router 0.1.0 (build 0.1.0+8fd7333), netmod SDK 1.3, .NET 10.0.2</c>.</summary>
+    /// <summary>E.g. <c>router 0.1.0 (build 0.1.0+8fd7333), netmod SDK 1.9, AES-256-GCM from libsodium, .NET 10.0.2</c>.</summary>
     public static string Text
     {
         get
         {
             var build = typeof(VersionAction).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? RouterStatus.Version;
-            return $"router {RouterStatus.Version} (build {build}), netmod SDK {SdkVersion.Current.ToString(2)}, {RuntimeInformation.FrameworkDescription}";
+            return $"router {RouterStatus.Version} (build {build}), netmod SDK {SdkVersion.Current.ToString(2)}, AES-256-GCM from {AeadKey.Implementation}, {RuntimeInformation.FrameworkDescription}";
         }
     }
 

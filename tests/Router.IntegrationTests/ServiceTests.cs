@@ -12,7 +12,7 @@ public sealed class ServiceTests
         var result = await Cli.RunAsync("--version");
 
         Assert.Equal(0, result.ExitCode);
-        Assert.Matches(@"^router \d+\.\d+\.\d+ \(build \d+\.\d+\.\d+\S*\), netmod SDK \d+\.\d+, \.NET \d+\.\d+\.\d+\S*\r?\n$", result.Stdout);
+        Assert.Matches(@"^router \d+\.\d+\.\d+ \(build \d+\.\d+\.\d+\S*\), netmod SDK \d+\.\d+, AES-256-GCM from (libsodium|OpenSSL), \.NET \d+\.\d+\.\d+\S*\r?\n$", result.Stdout);
         Assert.Equal("", result.Stderr);
     }
 
