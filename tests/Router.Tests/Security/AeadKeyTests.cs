@@ -133,6 +133,57 @@ public sealed class AeadKeyTests
     }
 
     [Fact]
+    public void KeysForEverySessionAndLink_FitInOneProcess()
+    {
+        // Two keys per end-to-end session at the default limit, plus links: a key must not cost
+        // a memory mapping of its own (NSec's keys do; 65,530 mappings abort the process).
+        var limit = (2 * new Router.Security.Sessions.SessionOptions().MaxSessions) + 2_000;
+        var keys = new List<AeadKey>(limit);
+        try
+        {
+            var key = new byte[AeadKey.KeyLength];
+            for (var i = 0; i < limit; i++)
+            {
+                key[0] = (byte)i;
+                keys.Add(new AeadKey(key));
+            }
+
+            var nonce = new byte[AeadKey.NonceLength];
+            var sealedBytes = new byte[AeadKey.TagLength];
+            keys[^1].Encrypt(nonce, [], sealedBytes, [1, 2, 3]);
+            Assert.True(keys[^1].TryDecrypt(nonce, sealedBytes, [], [1, 2, 3]));
+            Assert.False(keys[0].TryDecrypt(nonce, sealedBytes, [], [1, 2, 3]));
+        }
+        finally
+        {
+            keys.ForEach(k => k.Dispose());
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Implementations))]
+    public void DisposedKey_RefusesToWork(bool libsodium)
+    {
+        var aead = new AeadKey(new byte[AeadKey.KeyLength], libsodium);
+        aead.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => aead.Encrypt(new byte[AeadKey.NonceLength], [], new byte[AeadKey.TagLength], []));
+    }
+
+    [Theory]
+    [MemberData(nameof(Implementations))]
+    public void WrongLengths_AreRefused_NotPassedToNativeCode(bool libsodium)
+    {
+        using var aead = new AeadKey(new byte[AeadKey.KeyLength], libsodium);
+        var nonce = new byte[AeadKey.NonceLength];
+        Assert.Throws<ArgumentException>(() => aead.Encrypt(nonce, new byte[10], new byte[25], []));
+        Assert.Throws<ArgumentException>(() => aead.Encrypt(new byte[8], new byte[10], new byte[26], []));
+        Assert.Throws<ArgumentException>(() => aead.TryDecrypt(nonce, new byte[26], new byte[9], []));
+        var buffer = new byte[40];
+        Assert.Throws<ArgumentException>(() => aead.Encrypt(nonce, buffer.AsSpan(0, 10), buffer.AsSpan(4, 26), []));
+        Assert.False(aead.TryDecrypt(nonce, new byte[15], [], []));
+    }
+
+    [Fact]
     public void WrongKeyLength_IsRefusedWithAClearError()
     {
         var error = Assert.Throws<ArgumentException>(() => new AeadKey(new byte[16]));
